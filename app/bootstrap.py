@@ -1,0 +1,93 @@
+"""The one place that wires settings, the database, the event store, projections and the broker."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+
+import dramatiq
+from sqlalchemy import Engine
+
+from app.projections.jobs import JobsProjection
+from app.settings import Settings
+from eventstore.db import make_engine
+from eventstore.notifier import EVENTS_TOPIC, Doorbell
+from eventstore.projections import ProjectionRegistry
+from eventstore.sql import SqlEventStore
+from eventstore.upcasting import Upcasters
+from workers.actors import declare_job_actors, import_actor_modules
+from workers.broker import BrokerOptions, broker_kind, make_broker
+from workers.dispatch import BrokerDispatcher
+from workers.heartbeat import WorkerRegistry
+from workflows.jobs import JobService
+
+# Modules whose import declares Sauti's own job actors (later capabilities add theirs here).
+BUILTIN_ACTOR_MODULES: tuple[str, ...] = ()
+
+
+def build_projections() -> ProjectionRegistry:
+    return ProjectionRegistry([JobsProjection()])
+
+
+def build_upcasters() -> Upcasters:
+    return Upcasters()
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engine: Engine
+    doorbell: Doorbell
+    projections: ProjectionRegistry
+    store: SqlEventStore
+    broker: dramatiq.Broker
+    jobs: JobService
+    workers: WorkerRegistry
+    broker_kind: str = field(default="sqlite")
+
+    def close(self) -> None:
+        self.broker.close()
+        self.engine.dispose()
+
+
+def bootstrap(settings: Settings) -> Container:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.resolved_database_url)
+    doorbell = Doorbell.for_data_dir(settings.data_dir)
+    projections = build_projections()
+    store = SqlEventStore(
+        engine,
+        projector=projections,
+        upcasters=build_upcasters(),
+        after_commit=lambda: doorbell.ring(EVENTS_TOPIC),
+    )
+    options = BrokerOptions(
+        url=settings.broker_url,
+        lease_seconds=settings.broker_lease_seconds,
+        poll_interval=settings.broker_poll_interval,
+        prefetch=settings.worker_threads,
+        max_retries=settings.job_max_retries,
+        min_backoff_ms=settings.job_min_backoff_ms,
+        max_backoff_ms=settings.job_max_backoff_ms,
+    )
+    broker = make_broker(options, engine=engine, store=store, doorbell=doorbell)
+    dramatiq.set_broker(broker)
+    import_actor_modules((*BUILTIN_ACTOR_MODULES, *settings.actor_modules))
+    declare_job_actors(broker)
+    return Container(
+        settings=settings,
+        engine=engine,
+        doorbell=doorbell,
+        projections=projections,
+        store=store,
+        broker=broker,
+        jobs=JobService(store, BrokerDispatcher(broker)),
+        workers=WorkerRegistry(engine),
+        broker_kind=broker_kind(settings.broker_url),
+    )
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"

@@ -1,0 +1,43 @@
+"""Cursor pagination, as the contract shapes it: ``{records, pagination: {next_cursor, has_more, limit}}``."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from app.errors import ApiError
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+
+
+def clamp_limit(limit: int | None, default: int = DEFAULT_LIMIT) -> int:
+    if limit is None:
+        return default
+    return max(1, min(MAX_LIMIT, limit))
+
+
+def encode_cursor(position: dict[str, Any]) -> str:
+    raw = json.dumps(position, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> dict[str, Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise ApiError(400, "Invalid cursor: pass the next_cursor value of the previous page.", param="cursor")
+    if not isinstance(value, dict):
+        raise ApiError(400, "Invalid cursor: pass the next_cursor value of the previous page.", param="cursor")
+    return value
+
+
+def page(records: list[Any], limit: int, next_cursor: str | None) -> dict[str, Any]:
+    return {
+        "object": "list",
+        "records": records,
+        "pagination": {"next_cursor": next_cursor, "has_more": next_cursor is not None, "limit": limit},
+    }

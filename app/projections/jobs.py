@@ -1,0 +1,74 @@
+"""The generic ``jobs`` read model: one row per job stream, whatever its kind."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, Table, insert, select, update
+
+from app.projections.tables import jobs
+from domain.jobs import (
+    JobCancelled,
+    JobCompleted,
+    JobFailed,
+    JobProgressed,
+    JobQueued,
+    JobRequested,
+    JobRetrying,
+    JobStale,
+    JobStarted,
+    lifecycle_event,
+)
+from eventstore.base import RecordedEvent, dumps
+
+
+class JobsProjection:
+    name = "jobs"
+
+    @property
+    def tables(self) -> list[Table]:
+        return [jobs]
+
+    def apply(self, connection: Connection, event: RecordedEvent) -> None:
+        if event.type.endswith(".requested") and "job_id" in event.data:
+            requested = JobRequested.model_validate(event.data)
+            connection.execute(
+                insert(jobs).values(
+                    stream_id=event.stream_id,
+                    category=event.category,
+                    job_id=requested.job_id,
+                    status="requested",
+                    progress=0.0,
+                    attempt=0,
+                    params=dumps(requested.params),
+                    created_at=event.recorded_at,
+                    updated_at=event.recorded_at,
+                    last_position=event.position,
+                )
+            )
+            return
+        exists = connection.execute(
+            select(jobs.c.stream_id).where(jobs.c.stream_id == event.stream_id)
+        ).first()
+        if exists is None:
+            return
+        values: dict[str, object] = {"updated_at": event.recorded_at, "last_position": event.position}
+        match lifecycle_event(event.type, event.data):
+            case JobQueued():
+                values["status"] = "queued"
+            case JobStarted(attempt=attempt):
+                values.update(status="running", attempt=attempt, started_at=event.recorded_at)
+            case JobProgressed(percent=percent):
+                values["progress"] = percent
+            case JobRetrying(error=error):
+                values.update(status="retrying", error=error)
+            case JobStale():
+                values["status"] = "queued"
+            case JobCompleted(result=result):
+                values.update(
+                    status="completed", progress=100.0, result=dumps(result), error=None,
+                    finished_at=event.recorded_at,
+                )
+            case JobFailed(error=error):
+                values.update(status="failed", error=error, finished_at=event.recorded_at)
+            case JobCancelled():
+                values.update(status="cancelled", finished_at=event.recorded_at)
+        connection.execute(update(jobs).where(jobs.c.stream_id == event.stream_id).values(**values))

@@ -1,0 +1,116 @@
+"""Audit routes: every event, as JSON pages or as a resumable SSE stream."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from pydantic import BaseModel, Field
+from quart import Blueprint, Response, current_app, request
+from quart_schema import validate_querystring
+
+from app.bootstrap import Container
+from app.errors import ApiError
+from app.pagination import clamp_limit, decode_cursor, encode_cursor, page
+from app.sse import sse_frame, sse_response, wants_event_stream
+from domain.jobs import is_terminal_type
+from eventstore.base import EventFilter, RecordedEvent
+from eventstore.subscription import EventHub
+
+blueprint = Blueprint("events", __name__)
+
+
+class EventsQuery(BaseModel):
+    stream: str | None = Field(default=None, description="Only this stream id.")
+    category: str | None = Field(default=None, description="Only streams of this category, e.g. `transcription`.")
+    type: str | None = Field(default=None, description="Only these event types, comma-separated.")
+    after: int | None = Field(default=None, ge=0, description="Start after this global position.")
+    cursor: str | None = Field(default=None, description="Opaque cursor from the previous page.")
+    limit: int | None = Field(default=None, description="Page size, clamped to 1..500 (default 50).")
+    until: str | None = Field(default=None, description="SSE only: `terminal` closes after a terminal event.")
+
+
+class StreamEventsQuery(BaseModel):
+    after: int | None = Field(default=None, ge=0, description="Start after this global position.")
+    cursor: str | None = None
+    limit: int | None = None
+    until: str | None = Field(default=None, description="SSE only: `terminal` closes after a terminal event.")
+
+
+def _container() -> Container:
+    return current_app.config["SAUTI_CONTAINER"]  # type: ignore[no-any-return]
+
+
+def _hub() -> EventHub:
+    return current_app.config["SAUTI_EVENT_HUB"]  # type: ignore[no-any-return]
+
+
+def _start_position(after: int | None, cursor: str | None) -> int:
+    if cursor is not None:
+        position = decode_cursor(cursor).get("after")
+        if not isinstance(position, int) or position < 0:
+            raise ApiError(400, "Invalid cursor: pass the next_cursor value of the previous page.", param="cursor")
+        return position
+    if request.headers.get("Last-Event-ID"):
+        try:
+            return max(0, int(request.headers["Last-Event-ID"]))
+        except ValueError:
+            raise ApiError(400, "Last-Event-ID must be an event position (an integer).", param="Last-Event-ID")
+    return after or 0
+
+
+def _until(value: str | None) -> bool:
+    if value in (None, ""):
+        return False
+    if value != "terminal":
+        raise ApiError(400, "until accepts only `terminal`.", param="until")
+    return True
+
+
+async def _json_page(filter: EventFilter, start: int, limit: int | None) -> dict[str, object]:
+    size = clamp_limit(limit)
+    events = await asyncio.to_thread(_container().store.read_all, start, size + 1, filter)
+    has_more = len(events) > size
+    events = events[:size]
+    next_cursor = encode_cursor({"after": events[-1].position}) if has_more else None
+    return page([event.to_json() for event in events], size, next_cursor)
+
+
+def _event_stream(filter: EventFilter, start: int, until_terminal: bool) -> Response:
+    async def frames() -> AsyncIterator[bytes]:
+        async for event in _hub().subscribe(start, filter):
+            yield _frame(event)
+            if until_terminal and is_terminal_type(event.type):
+                return
+
+    return sse_response(frames(), _container().settings.sse_heartbeat_seconds)
+
+
+def _frame(event: RecordedEvent) -> bytes:
+    return sse_frame(event.to_json(), event=event.type, id=event.position)
+
+
+@blueprint.get("/v1/events")
+@validate_querystring(EventsQuery)
+async def list_events(query_args: EventsQuery) -> object:
+    """Every recorded event, oldest first; `Accept: text/event-stream` follows live."""
+    types = tuple(t.strip() for t in (query_args.type or "").split(",") if t.strip())
+    filter = EventFilter(stream_id=query_args.stream, category=query_args.category, types=types)
+    start = _start_position(query_args.after, query_args.cursor)
+    if wants_event_stream(request.headers.get("Accept")):
+        return _event_stream(filter, start, _until(query_args.until))
+    return await _json_page(filter, start, query_args.limit)
+
+
+@blueprint.get("/v1/streams/<stream_id>/events")
+@validate_querystring(StreamEventsQuery)
+async def stream_events(stream_id: str, query_args: StreamEventsQuery) -> object:
+    """One stream's events; `Accept: text/event-stream` follows it (resume with `Last-Event-ID`)."""
+    filter = EventFilter(stream_id=stream_id)
+    start = _start_position(query_args.after, query_args.cursor)
+    until_terminal = _until(query_args.until)
+    if wants_event_stream(request.headers.get("Accept")):
+        return _event_stream(filter, start, until_terminal)
+    if start == 0 and await asyncio.to_thread(_container().store.stream_version, stream_id) == 0:
+        raise ApiError(404, f"No stream {stream_id!r}.", param="stream_id")
+    return await _json_page(filter, start, query_args.limit)

@@ -1,0 +1,82 @@
+"""All of Sauti's settings: one pydantic-settings class, environment prefix ``SAUTI_``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from eventstore.db import sqlite_url
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "sauti"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SAUTI_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str | None = None
+    """Defaults to ``sqlite:///<data_dir>/sauti.db``; a ``postgresql://`` URL selects Postgres."""
+    broker_url: str | None = None
+    """Unset: the embedded SQLite broker. ``redis://…`` or ``amqp://…`` select those brokers."""
+    workers: int = 1
+    worker_threads: int = 1
+    cors: bool = False
+    max_concurrent: int = 100
+    timeout: float = 300.0
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+
+    broker_lease_seconds: float = 30.0
+    broker_poll_interval: float = 0.5
+    job_max_retries: int = 3
+    job_min_backoff_ms: int = 1000
+    job_max_backoff_ms: int = 60_000
+    shutdown_grace_seconds: float = 10.0
+    worker_heartbeat_seconds: float = 2.0
+    worker_alive_seconds: float = 15.0
+    sse_heartbeat_seconds: float = 15.0
+    subscription_poll_seconds: float = 1.0
+
+    actor_modules: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Extra modules that declare actors, imported by every worker (plugins, test actors)."""
+
+    @field_validator("actor_modules", mode="before")
+    @classmethod
+    def _split_modules(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or sqlite_url(self.data_dir / "sauti.db")
+
+    def environment(self) -> dict[str, str]:
+        """These settings as ``SAUTI_*`` variables, for child processes."""
+        env = {
+            "SAUTI_DATA_DIR": str(self.data_dir),
+            "SAUTI_DATABASE_URL": self.resolved_database_url,
+            "SAUTI_WORKER_THREADS": str(self.worker_threads),
+            "SAUTI_LOG_LEVEL": self.log_level,
+            "SAUTI_LOG_FORMAT": self.log_format,
+            "SAUTI_BROKER_LEASE_SECONDS": str(self.broker_lease_seconds),
+            "SAUTI_BROKER_POLL_INTERVAL": str(self.broker_poll_interval),
+            "SAUTI_JOB_MAX_RETRIES": str(self.job_max_retries),
+            "SAUTI_JOB_MIN_BACKOFF_MS": str(self.job_min_backoff_ms),
+            "SAUTI_JOB_MAX_BACKOFF_MS": str(self.job_max_backoff_ms),
+            "SAUTI_SHUTDOWN_GRACE_SECONDS": str(self.shutdown_grace_seconds),
+            "SAUTI_WORKER_HEARTBEAT_SECONDS": str(self.worker_heartbeat_seconds),
+            "SAUTI_ACTOR_MODULES": ",".join(self.actor_modules),
+        }
+        if self.broker_url:
+            env["SAUTI_BROKER_URL"] = self.broker_url
+        return env

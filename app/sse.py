@@ -1,0 +1,70 @@
+"""Server-sent events: framing, heartbeats, and the response object."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from quart import Response
+
+SSE_HEADERS = {
+    "Content-Type": "text/event-stream",
+    "Cache-Control": "no-cache",
+    "X-Accel-Buffering": "no",
+}
+
+
+def sse_frame(data: Any, *, event: str | None = None, id: int | str | None = None) -> bytes:
+    lines = []
+    if id is not None:
+        lines.append(f"id: {id}")
+    if event is not None:
+        lines.append(f"event: {event}")
+    payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    lines.extend(f"data: {line}" for line in payload.split("\n"))
+    return ("\n".join(lines) + "\n\n").encode()
+
+
+HEARTBEAT = b": heartbeat\n\n"
+
+
+async def with_heartbeats(frames: AsyncIterator[bytes], every: float) -> AsyncIterator[bytes]:
+    """Yield ``frames``, and a comment line whenever nothing was sent for ``every`` seconds."""
+    iterator = aiter(frames)
+    pending: asyncio.Future[bytes] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(anext(iterator))
+            done, _ = await asyncio.wait({pending}, timeout=every)
+            if not done:
+                yield HEARTBEAT
+                continue
+            try:
+                frame = pending.result()
+            except StopAsyncIteration:
+                return
+            finally:
+                pending = None if done else pending
+            yield frame
+    finally:
+        if pending is not None:
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                await pending
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+def sse_response(frames: AsyncIterator[bytes], heartbeat_seconds: float) -> Response:
+    response = Response(with_heartbeats(frames, heartbeat_seconds), headers=SSE_HEADERS)
+    response.timeout = None  # type: ignore[assignment]  # streams live as long as the client listens
+    return response
+
+
+def wants_event_stream(accept: str | None) -> bool:
+    return bool(accept) and "text/event-stream" in (accept or "")

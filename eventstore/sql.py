@@ -1,0 +1,208 @@
+"""The SQL event store: SQLite by default, Postgres by URL, one code path for both."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, Engine, func, select
+
+from eventstore.base import (
+    ANY,
+    AppendResult,
+    EventFilter,
+    ExpectedVersion,
+    NewEvent,
+    RecordedEvent,
+    category_of,
+    check_expected_version,
+    dumps,
+    stored_positions_or_none,
+)
+from eventstore.db import read_transaction, write_transaction
+from eventstore.schema import events as events_table
+from eventstore.upcasting import Upcasters
+
+log = logging.getLogger(__name__)
+
+
+class InlineProjector(Protocol):
+    """Updates read models inside the append's own transaction."""
+
+    def project(self, connection: Connection, events: Sequence[RecordedEvent]) -> None: ...
+
+
+class _SqlTransaction:
+    def __init__(self, store: SqlEventStore, connection: Connection) -> None:
+        self._store = store
+        self._connection = connection
+        self._next_position: int | None = None
+        self.callbacks: list[Callable[[], None]] = []
+        self.appended = 0
+
+    @property
+    def connection(self) -> Connection:
+        return self._connection
+
+    def stream_version(self, stream_id: str) -> int:
+        query = select(func.max(events_table.c.version)).where(events_table.c.stream_id == stream_id)
+        return int(self._connection.execute(query).scalar() or 0)
+
+    def append(
+        self, stream_id: str, events: Sequence[NewEvent], expected_version: ExpectedVersion = ANY
+    ) -> AppendResult:
+        if not events:
+            raise ValueError("append needs at least one event")
+        ids = [event.event_id for event in events]
+        if len(set(ids)) != len(ids):
+            raise ValueError("a batch must not repeat an event id")
+        rows = self._connection.execute(
+            select(events_table.c.event_id, events_table.c.position).where(events_table.c.event_id.in_(ids))
+        )
+        stored = {row.event_id: row.position for row in rows}
+        current = self.stream_version(stream_id)
+        positions = stored_positions_or_none(events, stored)
+        if positions is not None:
+            return AppendResult(stream_id, current, positions, deduplicated=True)
+        check_expected_version(stream_id, expected_version, current)
+
+        if self._next_position is None:
+            last = self._connection.execute(select(func.max(events_table.c.position))).scalar()
+            self._next_position = int(last or 0) + 1
+        first_position = self._next_position
+        now = time.time()
+        recorded = [
+            RecordedEvent(
+                event_id=event.event_id,
+                stream_id=stream_id,
+                version=current + offset + 1,
+                position=first_position + offset,
+                type=event.type,
+                schema_version=event.schema_version,
+                data=event.data,
+                metadata=event.metadata,
+                recorded_at=now,
+            )
+            for offset, event in enumerate(events)
+        ]
+        self._connection.execute(
+            events_table.insert(),
+            [
+                {
+                    "position": e.position,
+                    "event_id": e.event_id,
+                    "stream_id": e.stream_id,
+                    "category": category_of(e.stream_id),
+                    "version": e.version,
+                    "type": e.type,
+                    "schema_version": e.schema_version,
+                    "data": dumps(e.data),
+                    "metadata": dumps(e.metadata),
+                    "recorded_at": e.recorded_at,
+                }
+                for e in recorded
+            ],
+        )
+        self._next_position = first_position + len(recorded)
+        self.appended += len(recorded)
+        if self._store.projector is not None:
+            self._store.projector.project(self._connection, recorded)
+        return AppendResult(stream_id, current + len(events), tuple(e.position for e in recorded))
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        self.callbacks.append(callback)
+
+
+class SqlEventStore:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        projector: InlineProjector | None = None,
+        upcasters: Upcasters | None = None,
+        after_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.projector = projector
+        self._upcasters = upcasters or Upcasters()
+        self._after_commit = after_commit
+
+    @contextmanager
+    def transaction(self) -> Iterator[_SqlTransaction]:
+        with write_transaction(self.engine) as connection:
+            tx = _SqlTransaction(self, connection)
+            yield tx
+        if tx.appended and self._after_commit is not None:
+            self._after_commit()
+        for callback in tx.callbacks:
+            try:
+                callback()
+            except Exception:
+                log.exception("an after-commit callback failed; the commit itself stands")
+
+    def append(
+        self, stream_id: str, events: Sequence[NewEvent], expected_version: ExpectedVersion = ANY
+    ) -> AppendResult:
+        with self.transaction() as tx:
+            return tx.append(stream_id, events, expected_version)
+
+    def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
+        query = (
+            select(events_table)
+            .where(events_table.c.stream_id == stream_id, events_table.c.version >= from_version)
+            .order_by(events_table.c.version)
+        )
+        with read_transaction(self.engine) as connection:
+            return [self._decode(row) for row in connection.execute(query)]
+
+    def read_all(
+        self, after_position: int = 0, limit: int = 1000, filter: EventFilter | None = None
+    ) -> list[RecordedEvent]:
+        with read_transaction(self.engine) as connection:
+            return self.read_all_in(connection, after_position, limit, filter)
+
+    def read_all_in(
+        self,
+        connection: Connection,
+        after_position: int = 0,
+        limit: int = 1000,
+        filter: EventFilter | None = None,
+    ) -> list[RecordedEvent]:
+        """``read_all`` inside a transaction the caller holds (projection rebuilds)."""
+        query = select(events_table).where(events_table.c.position > after_position)
+        if filter is not None:
+            if filter.stream_id is not None:
+                query = query.where(events_table.c.stream_id == filter.stream_id)
+            if filter.category is not None:
+                query = query.where(events_table.c.category == filter.category)
+            if filter.types:
+                query = query.where(events_table.c.type.in_(filter.types))
+        query = query.order_by(events_table.c.position).limit(limit)
+        return [self._decode(row) for row in connection.execute(query)]
+
+    def stream_version(self, stream_id: str) -> int:
+        query = select(func.max(events_table.c.version)).where(events_table.c.stream_id == stream_id)
+        with read_transaction(self.engine) as connection:
+            return int(connection.execute(query).scalar() or 0)
+
+    def last_position(self) -> int:
+        with read_transaction(self.engine) as connection:
+            return int(connection.execute(select(func.max(events_table.c.position))).scalar() or 0)
+
+    def _decode(self, row: Any) -> RecordedEvent:
+        event = RecordedEvent(
+            event_id=row.event_id,
+            stream_id=row.stream_id,
+            version=row.version,
+            position=row.position,
+            type=row.type,
+            schema_version=row.schema_version,
+            data=json.loads(row.data),
+            metadata=json.loads(row.metadata),
+            recorded_at=row.recorded_at,
+        )
+        return self._upcasters.upcast(event)

@@ -1,0 +1,26 @@
+"""A test-only job kind that exercises the generic lifecycle. Loaded with SAUTI_ACTOR_MODULES."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from workers.actors import job_actor
+from workflows.jobs import JobRun
+
+CATEGORY = "probe"
+ACTOR = "lifecycle_probe"
+
+
+@job_actor(ACTOR)
+def lifecycle_probe(run: JobRun) -> dict[str, Any]:
+    steps = int(run.params.get("steps", 5))
+    step_seconds = float(run.params.get("step_seconds", 0.2))
+    for index in range(steps):
+        step = f"step-{index}"
+        if run.step_done(step):
+            continue
+        run.checkpoint()
+        time.sleep(step_seconds)
+        run.progress(step, (index + 1) * 100.0 / steps, {"index": index})
+    return {"steps": steps}

@@ -1,0 +1,29 @@
+"""What a worker process's actors need at run time, installed once by the bootstrap."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from eventstore.base import EventStore
+
+
+@dataclass
+class WorkerRuntime:
+    store: EventStore
+    worker_id: str
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+
+_current: WorkerRuntime | None = None
+
+
+def install(runtime: WorkerRuntime) -> None:
+    global _current
+    _current = runtime
+
+
+def current() -> WorkerRuntime:
+    if _current is None:
+        raise RuntimeError("no worker runtime is installed: actors run only inside `sauti worker`")
+    return _current

@@ -1,0 +1,261 @@
+"""Job orchestration: submit a job (append + enqueue atomically), run its steps, cancel it.
+
+An actor's body wraps a ``JobRun``: it re-reads the stream, skips steps its events show as
+done (so a redelivered message resumes instead of repeating work), checks for cancellation
+and shutdown between steps, and appends progress with deterministic event ids, so a
+repeated step is a no-op in the store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from domain.errors import InvalidTransition, NotFound
+from domain.events import DomainEvent, deterministic_event_id, new_id
+from domain.events import stream_id as make_stream_id
+from domain.jobs import Command as JobCommand
+from domain.jobs import (
+    CompleteJob,
+    ConfirmCancel,
+    FailJob,
+    JobState,
+    ReportProgress,
+    RequestCancel,
+    RequestJob,
+    ScheduleRetry,
+    StartAttempt,
+    decide,
+    evolve,
+    lifecycle_event,
+)
+from eventstore.base import NO_STREAM, ConcurrencyError, EventStore, NewEvent, RecordedEvent, StoreTransaction
+
+MAX_CONFLICT_RETRIES = 8
+
+
+class JobDispatcher(Protocol):
+    """Hands a job's message to the broker, inside the transaction that records the job where
+    the broker allows it, otherwise right after its commit."""
+
+    def dispatch(self, tx: StoreTransaction, actor_name: str, stream_id: str, message_id: str) -> None: ...
+
+
+class JobCancelledError(Exception):
+    """Raised by ``JobRun.checkpoint`` once the cancellation has been recorded."""
+
+
+class JobInputError(Exception):
+    """The job's input can never succeed (bad audio, unsupported option): fail without retrying."""
+
+
+class WorkerShuttingDown(Exception):
+    """Raised by ``JobRun.checkpoint`` when the worker process is stopping: requeue, don't fail."""
+
+
+def to_new_event(
+    category: str, event: DomainEvent, event_id: str | None = None, metadata: dict[str, Any] | None = None
+) -> NewEvent:
+    return NewEvent(
+        type=event.type_for(category),
+        data=event.payload(),
+        event_id=event_id or str(uuid.uuid4()),
+        schema_version=event.schema_version,
+        metadata=dict(metadata or {}),
+    )
+
+
+def load_job(store: EventStore, stream_id: str) -> tuple[JobState, int]:
+    """The job's state and the stream version it was folded from."""
+    state, version = JobState(), 0
+    for recorded in store.read_stream(stream_id):
+        state = _evolve_recorded(state, recorded)
+        version = recorded.version
+    return state, version
+
+
+def _evolve_recorded(state: JobState, recorded: RecordedEvent) -> JobState:
+    event = lifecycle_event(recorded.type, recorded.data)
+    return evolve(state, event) if event is not None else state
+
+
+class JobService:
+    """The entry point for starting and cancelling jobs (used by HTTP handlers and the CLI)."""
+
+    def __init__(self, store: EventStore, dispatcher: JobDispatcher) -> None:
+        self.store = store
+        self.dispatcher = dispatcher
+
+    def submit(
+        self,
+        category: str,
+        actor_name: str,
+        params: dict[str, Any] | None = None,
+        *,
+        job_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> str:
+        job_id = job_id or new_id()
+        stream_id = make_stream_id(category, job_id)
+        message_id = str(uuid.uuid4())
+        events = decide(RequestJob(job_id, actor_name, params or {}, message_id), JobState())
+        meta = {"correlation_id": stream_id, **(metadata or {})}
+        with self.store.transaction() as tx:
+            tx.append(stream_id, [to_new_event(category, e, metadata=meta) for e in events], NO_STREAM)
+            self.dispatcher.dispatch(tx, actor_name, stream_id, message_id)
+        return stream_id
+
+    def request_cancel(
+        self, stream_id: str, reason: str | None = None, metadata: dict[str, Any] | None = None
+    ) -> JobState:
+        """Record a cancellation request. Raises NotFound, or InvalidTransition if it already ended."""
+        for _ in range(MAX_CONFLICT_RETRIES):
+            state, version = load_job(self.store, stream_id)
+            if not state.exists:
+                raise NotFound(f"no job {stream_id}")
+            events = decide(RequestCancel(reason), state)
+            if not events:
+                return state
+            category = stream_id.split("-", 1)[0]
+            try:
+                self.store.append(
+                    stream_id, [to_new_event(category, e, metadata=metadata) for e in events], version
+                )
+            except ConcurrencyError:
+                continue
+            for event in events:
+                state = evolve(state, event)
+            return state
+        raise ConcurrencyError(stream_id, "any", -1)
+
+
+class JobRun:
+    """One attempt at running a job, from inside an actor."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        stream_id: str,
+        *,
+        message_id: str,
+        worker: str,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.store = store
+        self.stream_id = stream_id
+        self.category = stream_id.split("-", 1)[0]
+        self.message_id = message_id
+        self.worker = worker
+        self.should_stop = should_stop
+        self.state = JobState()
+        self.version = 0
+        self.metadata: dict[str, Any] = {}
+        self.recorded: list[RecordedEvent] = []
+        self._catch_up()
+
+    # -- reading -----------------------------------------------------------------------
+
+    def _catch_up(self) -> None:
+        for recorded in self.store.read_stream(self.stream_id, self.version + 1):
+            if recorded.version == 1:
+                self.metadata = {
+                    key: recorded.metadata[key]
+                    for key in ("request_id", "correlation_id")
+                    if key in recorded.metadata
+                }
+            self.state = _evolve_recorded(self.state, recorded)
+            self.version = recorded.version
+            self.recorded.append(recorded)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.state.params
+
+    def kind_events(self, verb: str) -> list[RecordedEvent]:
+        """Stored events of this job's own kind with the given verb (e.g. segments done so far)."""
+        wanted = f"{self.category}.{verb}"
+        return [event for event in self.recorded if event.type == wanted]
+
+    # -- writing -----------------------------------------------------------------------
+
+    def _new_event(self, event: DomainEvent, id_parts: tuple[object, ...]) -> NewEvent:
+        return to_new_event(
+            self.category,
+            event,
+            deterministic_event_id(self.stream_id, event.verb, *id_parts),
+            {**self.metadata, "causation_id": self.message_id},
+        )
+
+    def _try_append(self, events: Sequence[DomainEvent], id_parts: tuple[object, ...]) -> bool:
+        """Append at the version we know; on a conflict catch up and return False."""
+        try:
+            self.store.append(self.stream_id, [self._new_event(e, id_parts) for e in events], self.version)
+        except ConcurrencyError:
+            self._catch_up()
+            return False
+        self._catch_up()
+        return True
+
+    def _execute(self, command: JobCommand, *id_parts: object) -> list[DomainEvent]:
+        for _ in range(MAX_CONFLICT_RETRIES):
+            events = decide(command, self.state)
+            if not events or self._try_append(events, id_parts):
+                return events
+        raise ConcurrencyError(self.stream_id, self.version, -1)
+
+    def append(self, event: DomainEvent, *id_parts: object) -> None:
+        """Append a kind-specific event (e.g. ``segment_transcribed``) with a deterministic id."""
+        for _ in range(MAX_CONFLICT_RETRIES):
+            if self._try_append([event], id_parts):
+                return
+        raise ConcurrencyError(self.stream_id, self.version, -1)
+
+    def begin(self) -> bool:
+        """Record the start of this attempt. False when there is nothing to do (ended, or unknown)."""
+        if not self.state.exists or self.state.is_terminal:
+            return False
+        if self.state.cancel_requested:
+            self._execute(ConfirmCancel())
+            return False
+        self._execute(StartAttempt(self.worker), self.state.attempt + 1)
+        return True
+
+    def step_done(self, step: str) -> bool:
+        return step in self.state.steps_done
+
+    def progress(self, step: str, percent: float, detail: dict[str, Any] | None = None) -> None:
+        self._execute(ReportProgress(step, percent, detail or {}), step)
+
+    def checkpoint(self) -> None:
+        """Between steps: stop for a cancellation (recorded) or a worker shutdown (requeued)."""
+        self._catch_up()
+        if self.state.cancel_requested and not self.state.is_terminal:
+            self._execute(ConfirmCancel())
+            raise JobCancelledError(self.stream_id)
+        if self.should_stop():
+            raise WorkerShuttingDown(self.stream_id)
+
+    def complete(self, result: dict[str, Any] | None = None) -> None:
+        self._execute(CompleteJob(result or {}))
+
+    def fail(self, error: str, error_type: str = "runtime_error") -> None:
+        self._execute(FailJob(error, error_type))
+
+    def retrying(self, error: str, delay_ms: int) -> None:
+        self._execute(ScheduleRetry(error, delay_ms), self.state.attempt)
+
+
+def record_failure(store: EventStore, stream_id: str, message_id: str, error: str, error_type: str) -> None:
+    """Record that a job failed for good (used by the broker middleware when retries run out)."""
+    run = JobRun(store, stream_id, message_id=message_id, worker="broker")
+    with contextlib.suppress(InvalidTransition):
+        run.fail(error, error_type)
+
+
+def record_retry(store: EventStore, stream_id: str, message_id: str, error: str, delay_ms: int) -> None:
+    run = JobRun(store, stream_id, message_id=message_id, worker="broker")
+    with contextlib.suppress(InvalidTransition):
+        run.retrying(error, delay_ms)
+
