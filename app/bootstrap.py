@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import dramatiq
 from sqlalchemy import Engine
 
+from app.logging import request_id_var
 from app.projections.jobs import JobsProjection
 from app.settings import Settings
 from eventstore.db import make_engine
@@ -33,6 +34,12 @@ def build_projections() -> ProjectionRegistry:
 
 def build_upcasters() -> Upcasters:
     return Upcasters()
+
+
+def request_metadata() -> dict[str, str]:
+    """Event metadata from the HTTP request being served, if any."""
+    request_id = request_id_var.get()
+    return {"request_id": request_id} if request_id else {}
 
 
 @dataclass
@@ -62,6 +69,7 @@ def bootstrap(settings: Settings) -> Container:
         projector=projections,
         upcasters=build_upcasters(),
         after_commit=lambda: doorbell.ring(EVENTS_TOPIC),
+        metadata_provider=request_metadata,
     )
     options = BrokerOptions(
         url=settings.broker_url,

@@ -59,7 +59,9 @@ async def _serve(settings: Settings) -> int:
     container = bootstrap(settings)
     app = create_app(container)
     config = Config()
-    config.bind = [f"[{settings.host}]:{settings.port}" if ":" in settings.host else f"{settings.host}:{settings.port}"]
+    config.bind = [
+        f"[{settings.host}]:{settings.port}" if ":" in settings.host else f"{settings.host}:{settings.port}"
+    ]
     config.graceful_timeout = 5.0
     config.accesslog = None
 
@@ -72,10 +74,13 @@ async def _serve(settings: Settings) -> int:
     await supervisor.start()
     log.info(
         "sauti serving on http://%s:%d (data dir %s, %d worker process(es))",
-        settings.host, settings.port, settings.data_dir, settings.workers,
+        settings.host,
+        settings.port,
+        settings.data_dir,
+        settings.workers,
     )
     try:
-        await serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+        await serve(app, config, shutdown_trigger=stop.wait)
     finally:
         await supervisor.stop()
         container.close()
@@ -86,8 +91,13 @@ async def _serve(settings: Settings) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(
         args,
-        host="host", port="port", data_dir="data_dir", workers="workers", cors="cors",
-        max_concurrent="max_concurrent", timeout="timeout",
+        host="host",
+        port="port",
+        data_dir="data_dir",
+        workers="workers",
+        cors="cors",
+        max_concurrent="max_concurrent",
+        timeout="timeout",
     )
     configure_logging(settings.log_level, settings.log_format, "web")
     return asyncio.run(_serve(settings))
@@ -255,7 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     data_dir(rebuild)
     rebuild.set_defaults(func=cmd_projections_rebuild)
 
-    events = sub.add_parser("events", help="the event store").add_subparsers(dest="events_command", required=True)
+    events = sub.add_parser("events", help="the event store").add_subparsers(
+        dest="events_command", required=True
+    )
     tail = events.add_parser("tail", help="print events as JSON lines, following new ones")
     data_dir(tail)
     tail.add_argument("--stream", help="only this stream id")

@@ -38,7 +38,9 @@ class ApiError(Exception):
         self.error_type = error_type or ERROR_TYPES.get(status, "server_error")
 
 
-def envelope(status: int, message: str, *, param: str | None = None, error_type: str | None = None) -> dict[str, Any]:
+def envelope(
+    status: int, message: str, *, param: str | None = None, error_type: str | None = None
+) -> dict[str, Any]:
     return {
         "error": {
             "message": message,
@@ -96,8 +98,9 @@ def register_error_handlers(app: Quart) -> None:
         status = error.code or 500
         message = _HTTP_MESSAGES.get(status) or error.description or error.name
         response = error_response(status, message)
-        if status == 405 and getattr(error, "valid_methods", None):
-            response.headers["Allow"] = ", ".join(error.valid_methods or [])
+        allowed = getattr(error, "valid_methods", None)
+        if status == 405 and allowed:
+            response.headers["Allow"] = ", ".join(allowed)
         return response
 
     @app.errorhandler(Exception)

@@ -28,10 +28,14 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         value = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise ApiError(400, "Invalid cursor: pass the next_cursor value of the previous page.", param="cursor")
+    except (binascii.Error, ValueError, UnicodeDecodeError) as error:
+        raise ApiError(
+            400, "Invalid cursor: pass the next_cursor value of the previous page.", param="cursor"
+        ) from error
     if not isinstance(value, dict):
-        raise ApiError(400, "Invalid cursor: pass the next_cursor value of the previous page.", param="cursor")
+        raise ApiError(
+            400, "Invalid cursor: pass the next_cursor value of the previous page.", param="cursor"
+        )
     return value
 
 

@@ -62,7 +62,7 @@ async def with_heartbeats(frames: AsyncIterator[bytes], every: float) -> AsyncIt
 
 def sse_response(frames: AsyncIterator[bytes], heartbeat_seconds: float) -> Response:
     response = Response(with_heartbeats(frames, heartbeat_seconds), headers=SSE_HEADERS)
-    response.timeout = None  # type: ignore[assignment]  # streams live as long as the client listens
+    response.timeout = None  # streams live as long as the client listens
     return response
 
 

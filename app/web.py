@@ -122,7 +122,9 @@ def create_app(container: Container) -> Quart:
                 "method": request.method,
                 "path": request.path,
                 "status": response.status_code,
-                "duration_ms": round((time.perf_counter() - getattr(g, "started", time.perf_counter())) * 1000, 2),
+                "duration_ms": round(
+                    (time.perf_counter() - getattr(g, "started", time.perf_counter())) * 1000, 2
+                ),
             },
         )
         return response
@@ -141,5 +143,5 @@ def create_app(container: Container) -> Quart:
     async def _stop_hub() -> None:
         await app.config["SAUTI_EVENT_HUB"].stop()
 
-    app.asgi_app = ConcurrencyLimit(app.asgi_app, settings.max_concurrent)  # type: ignore[method-assign]
+    app.asgi_app = ConcurrencyLimit(app.asgi_app, settings.max_concurrent)  # type: ignore[method-assign,assignment]
     return app

@@ -14,9 +14,7 @@ from typing import Any, Literal
 from domain.errors import InvalidTransition
 from domain.events import DomainEvent
 
-JobStatus = Literal[
-    "requested", "queued", "running", "retrying", "completed", "failed", "cancelled"
-]
+JobStatus = Literal["requested", "queued", "running", "retrying", "completed", "failed", "cancelled"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
 
 

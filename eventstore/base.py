@@ -184,6 +184,4 @@ def stored_positions_or_none(events: Sequence[NewEvent], stored: dict[str, int])
         return None
     if len(stored) == len(events):
         return tuple(stored[event.event_id] for event in events)
-    raise IdempotencyConflict(
-        f"{len(stored)} of {len(events)} event ids in this batch are already stored"
-    )
+    raise IdempotencyConflict(f"{len(stored)} of {len(events)} event ids in this batch are already stored")

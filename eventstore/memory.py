@@ -111,9 +111,9 @@ class InMemoryEventStore:
         self, after_position: int = 0, limit: int = 1000, filter: EventFilter | None = None
     ) -> list[RecordedEvent]:
         with self._lock:
-            selected = [
-                e for e in self._events[after_position:] if filter is None or filter.matches(e)
-            ][:limit]
+            selected = [e for e in self._events[after_position:] if filter is None or filter.matches(e)][
+                :limit
+            ]
         return [self._upcasters.upcast(e) for e in selected]
 
     def stream_version(self, stream_id: str) -> int:

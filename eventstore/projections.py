@@ -69,8 +69,6 @@ class ProjectionRegistry:
         """Every projection row, sorted: what a rebuild must reproduce."""
         with read_transaction(engine) as connection:
             return {
-                table.name: sorted(
-                    (tuple(row) for row in connection.execute(select(table))), key=repr
-                )
+                table.name: sorted((tuple(row) for row in connection.execute(select(table))), key=repr)
                 for table in self.tables
             }

@@ -75,6 +75,7 @@ class _SqlTransaction:
             self._next_position = int(last or 0) + 1
         first_position = self._next_position
         now = time.time()
+        ambient = self._store.metadata_provider() if self._store.metadata_provider else {}
         recorded = [
             RecordedEvent(
                 event_id=event.event_id,
@@ -84,7 +85,7 @@ class _SqlTransaction:
                 type=event.type,
                 schema_version=event.schema_version,
                 data=event.data,
-                metadata=event.metadata,
+                metadata={**ambient, **event.metadata},
                 recorded_at=now,
             )
             for offset, event in enumerate(events)
@@ -125,9 +126,13 @@ class SqlEventStore:
         projector: InlineProjector | None = None,
         upcasters: Upcasters | None = None,
         after_commit: Callable[[], None] | None = None,
+        metadata_provider: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
+        """``metadata_provider`` adds ambient metadata (the current request id) to every event;
+        an event's own metadata wins over it."""
         self.engine = engine
         self.projector = projector
+        self.metadata_provider = metadata_provider
         self._upcasters = upcasters or Upcasters()
         self._after_commit = after_commit
 

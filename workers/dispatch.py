@@ -34,4 +34,8 @@ class BrokerDispatcher:
             broker.enqueue_in(tx.connection, message)
             tx.on_commit(broker.ring)
         else:
-            tx.on_commit(lambda: broker.enqueue(message))
+
+            def send() -> None:
+                broker.enqueue(message)
+
+            tx.on_commit(send)

@@ -90,7 +90,7 @@ class WorkerRegistry:
                 .values(stopped_at=time.time())
             )
 
-    def list(self) -> list[WorkerInfo]:
+    def all(self) -> list[WorkerInfo]:
         with read_transaction(self.engine) as connection:
             rows = connection.execute(select(worker_processes).order_by(worker_processes.c.started_at))
             return [
@@ -108,6 +108,4 @@ class WorkerRegistry:
 
     def alive(self, within_seconds: float) -> list[WorkerInfo]:
         now = time.time()
-        return [
-            w for w in self.list() if w.stopped_at is None and now - w.heartbeat_at <= within_seconds
-        ]
+        return [w for w in self.all() if w.stopped_at is None and now - w.heartbeat_at <= within_seconds]

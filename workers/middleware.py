@@ -39,7 +39,12 @@ class JobRetries(Middleware):
         return message.options.get(name, actor.options.get(name, default))
 
     def after_process_message(
-        self, broker: dramatiq.Broker, message: Any, *, result: Any = None, exception: BaseException | None = None
+        self,
+        broker: dramatiq.Broker,
+        message: Any,
+        *,
+        result: Any = None,
+        exception: BaseException | None = None,
     ) -> None:
         if exception is None:
             return

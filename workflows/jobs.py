@@ -258,4 +258,3 @@ def record_retry(store: EventStore, stream_id: str, message_id: str, error: str,
     run = JobRun(store, stream_id, message_id=message_id, worker="broker")
     with contextlib.suppress(InvalidTransition):
         run.retrying(error, delay_ms)
-

@@ -64,7 +64,10 @@ class JobsProjection:
                 values["status"] = "queued"
             case JobCompleted(result=result):
                 values.update(
-                    status="completed", progress=100.0, result=dumps(result), error=None,
+                    status="completed",
+                    progress=100.0,
+                    result=dumps(result),
+                    error=None,
                     finished_at=event.recorded_at,
                 )
             case JobFailed(error=error):

@@ -21,7 +21,7 @@ blueprint = Blueprint("health", __name__)
 
 
 def container() -> Container:
-    return current_app.config["SAUTI_CONTAINER"]  # type: ignore[no-any-return]
+    return current_app.config["SAUTI_CONTAINER"]
 
 
 def _redacted(url: str) -> str:
@@ -32,7 +32,11 @@ def _readiness(c: Container) -> dict[str, Any]:
     checks: dict[str, Any] = {}
     try:
         revision = current_revision(c.engine)
-        checks["migrations"] = {"ok": revision == head_revision(), "revision": revision, "head": head_revision()}
+        checks["migrations"] = {
+            "ok": revision == head_revision(),
+            "revision": revision,
+            "head": head_revision(),
+        }
     except Exception as error:  # the database itself is unreachable
         checks["migrations"] = {"ok": False, "error": type(error).__name__}
         checks["workers"] = {"ok": False, "alive": 0}
@@ -52,9 +56,11 @@ def _health(c: Container, started_at: float) -> dict[str, Any]:
     with read_transaction(c.engine) as connection:
         by_status = {
             row.status: row.n
-            for row in connection.execute(select(jobs.c.status, func.count().label("n")).group_by(jobs.c.status))
+            for row in connection.execute(
+                select(jobs.c.status, func.count().label("n")).group_by(jobs.c.status)
+            )
         }
-    workers = c.workers.list()
+    workers = c.workers.all()
     return {
         "status": "ok" if all(check["ok"] for check in checks.values()) else "degraded",
         "version": __version__,

@@ -19,8 +19,12 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "events",
-        sa.Column("position", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True,
-                  autoincrement=False),
+        sa.Column(
+            "position",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=False,
+        ),
         sa.Column("event_id", sa.String(36), nullable=False, unique=True),
         sa.Column("stream_id", sa.String(200), nullable=False),
         sa.Column("category", sa.String(64), nullable=False),

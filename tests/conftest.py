@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from eventstore.db import make_engine, sqlite_url
+from migrations.api import upgrade
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = REPO_ROOT.parent / "shared" / "fixtures"
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    """A migrated SQLite database in a fresh directory."""
+    url = sqlite_url(tmp_path / "sauti.db")
+    upgrade(url)
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+
+
+def postgres_url() -> str | None:
+    return os.environ.get("SAUTI_TEST_POSTGRES_URL") or None

@@ -1,0 +1,219 @@
+"""One contract, every backend: in-memory, SQLite, and Postgres when SAUTI_TEST_POSTGRES_URL is set."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from eventstore.base import (
+    ANY,
+    NO_STREAM,
+    ConcurrencyError,
+    EventFilter,
+    EventStore,
+    IdempotencyConflict,
+    NewEvent,
+    iterate_all,
+)
+from eventstore.db import make_engine, sqlite_url
+from eventstore.memory import InMemoryEventStore
+from eventstore.sql import SqlEventStore
+from eventstore.upcasting import Upcasters
+from migrations.api import upgrade
+from tests.conftest import postgres_url
+
+BACKENDS = ["memory", "sqlite", "postgres"]
+
+
+def _make_store(backend: str, tmp_path: Path, upcasters: Upcasters | None = None) -> Iterator[Any]:
+    if backend == "memory":
+        yield InMemoryEventStore(upcasters)
+        return
+    if backend == "sqlite":
+        url = sqlite_url(tmp_path / "store.db")
+    else:
+        url = postgres_url() or ""
+        if not url:
+            pytest.skip("set SAUTI_TEST_POSTGRES_URL to run the contract against Postgres")
+        engine = make_engine(url)
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "DROP TABLE IF EXISTS jobs, worker_processes, queue_messages, events, "
+                    "alembic_version CASCADE"
+                )
+            )
+        engine.dispose()
+    upgrade(url)
+    engine = make_engine(url)
+    yield SqlEventStore(engine, upcasters=upcasters)
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def store(backend: str, tmp_path: Path) -> Iterator[EventStore]:
+    yield from _make_store(backend, tmp_path)
+
+
+def events(*types: str, **data: Any) -> list[NewEvent]:
+    return [NewEvent(type=t, data=dict(data)) for t in types]
+
+
+def test_append_and_read_back(store: EventStore) -> None:
+    first = store.append("order-1", [NewEvent("order.placed", {"n": 1}, metadata={"request_id": "r1"})])
+    second = store.append("order-1", events("order.paid", "order.shipped"))
+    assert first.version == 1 and second.version == 3
+    assert second.positions == (2, 3)
+
+    stored = store.read_stream("order-1")
+    assert [e.type for e in stored] == ["order.placed", "order.paid", "order.shipped"]
+    assert [e.version for e in stored] == [1, 2, 3]
+    assert [e.position for e in stored] == [1, 2, 3]
+    assert stored[0].data == {"n": 1}
+    assert stored[0].metadata == {"request_id": "r1"}
+    assert stored[0].category == "order"
+    assert stored[0].recorded_at > 0
+    assert store.read_stream("order-1", from_version=3)[0].type == "order.shipped"
+    assert store.read_stream("order-404") == []
+    assert store.stream_version("order-1") == 3
+    assert store.stream_version("order-404") == 0
+
+
+def test_positions_are_global_and_gap_free(store: EventStore) -> None:
+    store.append("a-1", events("a.x"))
+    store.append("b-1", events("b.x", "b.y"))
+    with pytest.raises(ConcurrencyError):
+        store.append("a-1", events("a.y"), expected_version=5)
+    store.append("a-1", events("a.z"))
+    assert [e.position for e in store.read_all()] == [1, 2, 3, 4]
+    assert store.last_position() == 4
+
+
+def test_expected_versions(store: EventStore) -> None:
+    store.append("s-1", events("s.a"), expected_version=NO_STREAM)
+    with pytest.raises(ConcurrencyError) as raised:
+        store.append("s-1", events("s.b"), expected_version=NO_STREAM)
+    assert raised.value.actual == 1
+    with pytest.raises(ConcurrencyError):
+        store.append("s-1", events("s.b"), expected_version=0)
+    with pytest.raises(ConcurrencyError):
+        store.append("s-1", events("s.b"), expected_version=2)
+    assert store.append("s-1", events("s.b"), expected_version=1).version == 2
+    assert store.append("s-1", events("s.c"), expected_version=ANY).version == 3
+    assert [e.type for e in store.read_stream("s-1")] == ["s.a", "s.b", "s.c"]
+
+
+def test_a_retried_batch_is_a_no_op(store: EventStore) -> None:
+    batch = [NewEvent("job.requested", {"x": 1}, event_id=str(uuid.uuid4())), NewEvent("job.queued")]
+    original = store.append("job-1", batch, expected_version=NO_STREAM)
+    retried = store.append("job-1", batch, expected_version=NO_STREAM)
+    assert retried.deduplicated and not original.deduplicated
+    assert retried.positions == original.positions
+    assert len(store.read_stream("job-1")) == 2
+    assert store.last_position() == 2
+
+
+def test_a_batch_mixing_stored_and_new_ids_is_refused_whole(store: EventStore) -> None:
+    stored = NewEvent("job.requested")
+    store.append("job-1", [stored])
+    with pytest.raises(IdempotencyConflict):
+        store.append("job-1", [stored, NewEvent("job.queued")])
+    assert len(store.read_stream("job-1")) == 1
+
+
+def test_a_transaction_commits_all_of_its_appends_or_none(store: EventStore) -> None:
+    committed: list[str] = []
+    with pytest.raises(ConcurrencyError), store.transaction() as tx:
+        tx.on_commit(lambda: committed.append("first"))
+        tx.append("x-1", events("x.a", "x.b"))
+        assert tx.stream_version("x-1") == 2
+        tx.append("y-1", events("y.a"), expected_version=7)
+    assert store.read_all() == []
+    assert committed == []
+
+    with store.transaction() as tx:
+        tx.on_commit(lambda: committed.append("second"))
+        tx.append("x-1", events("x.a"))
+        tx.append("y-1", events("y.a"))
+    assert [(e.stream_id, e.position) for e in store.read_all()] == [("x-1", 1), ("y-1", 2)]
+    assert committed == ["second"]
+
+
+def test_an_exception_inside_a_transaction_rolls_back(store: EventStore) -> None:
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        tx.append("x-1", events("x.a"))
+        raise RuntimeError("boom")
+    assert store.read_all() == []
+    assert store.append("x-1", events("x.a")).positions == (1,)
+
+
+def test_read_all_filters_and_pages(store: EventStore) -> None:
+    for i in range(5):
+        store.append(f"transcription-{i}", events("transcription.requested", "transcription.completed"))
+        store.append(f"speech-{i}", events("speech.requested"))
+    assert len(store.read_all()) == 15
+    assert [e.position for e in store.read_all(after_position=10)] == [11, 12, 13, 14, 15]
+    assert [e.position for e in store.read_all(after_position=3, limit=2)] == [4, 5]
+
+    by_stream = store.read_all(filter=EventFilter(stream_id="speech-2"))
+    assert [e.stream_id for e in by_stream] == ["speech-2"]
+    by_category = store.read_all(filter=EventFilter(category="speech"))
+    assert len(by_category) == 5 and {e.category for e in by_category} == {"speech"}
+    by_type = store.read_all(filter=EventFilter(types=("transcription.completed",)), limit=3)
+    assert [e.type for e in by_type] == ["transcription.completed"] * 3
+    assert [e.position for e in iterate_all(store, 0, EventFilter(category="speech"), page=2)] == [
+        e.position for e in by_category
+    ]
+
+
+def test_upcasters_lift_old_events_on_read(backend: str, tmp_path: Path) -> None:
+    upcasters = Upcasters()
+    upcasters.register("speech.requested", 1, lambda data: {**data, "voice": data.get("speaker", "default")})
+    upcasters.register("speech.requested", 2, lambda data: {k: v for k, v in data.items() if k != "speaker"})
+    for store in _make_store(backend, tmp_path, upcasters):
+        store.append("speech-1", [NewEvent("speech.requested", {"speaker": "joe"}, schema_version=1)])
+        store.append("speech-2", [NewEvent("speech.requested", {"voice": "amy"}, schema_version=3)])
+        old, new = store.read_all()
+        assert (old.schema_version, old.data) == (3, {"voice": "joe"})
+        assert (new.schema_version, new.data) == (3, {"voice": "amy"})
+        assert store.read_stream("speech-1")[0].data == {"voice": "joe"}
+
+
+def test_concurrent_writers_on_one_stream_never_share_a_version(store: EventStore) -> None:
+    winners: list[int] = []
+    conflicts: list[int] = []
+    lock = threading.Lock()
+
+    def writer(index: int) -> None:
+        for _ in range(10):
+            version = store.stream_version("hot-1")
+            try:
+                store.append("hot-1", events("hot.bumped", writer=index), expected_version=version)
+            except ConcurrencyError:
+                with lock:
+                    conflicts.append(index)
+            else:
+                with lock:
+                    winners.append(index)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    stored = store.read_stream("hot-1")
+    assert len(stored) == len(winners) > 0
+    assert [e.version for e in stored] == list(range(1, len(stored) + 1))
+    assert [e.position for e in store.read_all()] == list(range(1, len(stored) + 1))
+    assert len(winners) + len(conflicts) == 40

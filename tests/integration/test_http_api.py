@@ -1,0 +1,189 @@
+"""The HTTP conventions and audit routes, through Quart's test client on a real database."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from quart import Quart, request
+from quart.typing import TestClientProtocol as Client
+
+from app.bootstrap import Container, bootstrap
+from app.settings import Settings
+from app.web import create_app
+from migrations.api import upgrade
+
+
+@pytest.fixture
+def container(tmp_path: Path) -> Iterator[Container]:
+    settings = Settings(data_dir=tmp_path / "data", max_concurrent=2)
+    upgrade(settings.resolved_database_url)
+    built = bootstrap(settings)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+async def app(container: Container) -> AsyncIterator[Quart]:
+    application = create_app(container)
+
+    # Routes that exist only in this test, to exercise the body-reading error paths.
+    @application.post("/test/echo")
+    async def echo() -> dict[str, Any]:
+        body = await request.get_json()
+        return {"received": body}
+
+    @application.post("/test/submit")
+    async def submit() -> dict[str, str]:
+        stream_id = await asyncio.to_thread(container.jobs.submit, "probe", "nobody")
+        return {"stream_id": stream_id}
+
+    @application.get("/test/slow")
+    async def slow() -> dict[str, str]:
+        await asyncio.sleep(0.4)
+        return {"status": "done"}
+
+    async with application.test_app():
+        yield application
+
+
+@pytest.fixture
+def client(app: Quart) -> Client:
+    return app.test_client()
+
+
+class _NoDispatch:
+    def dispatch(self, tx: object, actor_name: str, stream_id: str, message_id: str) -> None:
+        pass
+
+
+@pytest.fixture(autouse=True)
+def _no_broker_for_test_jobs(container: Container) -> None:
+    # The test job kind has no actor: record jobs without enqueueing them.
+    container.jobs.dispatcher = _NoDispatch()
+
+
+async def test_request_ids_are_echoed_or_generated(client: Client) -> None:
+    echoed = await client.get("/livez", headers={"x-request-id": "demo-123"})
+    assert echoed.headers["x-request-id"] == "demo-123"
+    generated = await client.get("/livez")
+    assert len(generated.headers["x-request-id"]) == 32
+    for hostile in ("has spaces in it", "x" * 200, 'quote"s'):
+        response = await client.get("/livez", headers={"x-request-id": hostile})
+        assert response.headers["x-request-id"] != hostile
+        assert len(response.headers["x-request-id"]) == 32
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status", "type_"),
+    [
+        ("GET", "/v1/nothing-here", {}, 404, "not_found_error"),
+        ("DELETE", "/livez", {}, 405, "invalid_request_error"),
+        ("GET", "/v1/events?limit=abc", {}, 400, "invalid_request_error"),
+        ("GET", "/v1/events?until=forever", {}, 400, "invalid_request_error"),
+        ("GET", "/v1/streams/probe-missing/events", {}, 404, "not_found_error"),
+        (
+            "POST",
+            "/test/echo",
+            {"data": "{not json", "headers": {"Content-Type": "application/json"}},
+            400,
+            "invalid_request_error",
+        ),
+    ],
+)
+async def test_every_error_uses_the_envelope(
+    client: Client, method: str, path: str, kwargs: dict[str, Any], status: int, type_: str
+) -> None:
+    response = await client.open(path, method=method, **kwargs)
+    assert response.status_code == status
+    body = await response.get_json()
+    assert set(body) == {"error"}
+    assert body["error"]["code"] == str(status)
+    assert body["error"]["type"] == type_
+    assert body["error"]["message"]
+    assert "param" in body["error"]
+
+
+async def test_an_oversized_body_is_refused_before_parsing(client: Client, app: Quart) -> None:
+    app.config["MAX_CONTENT_LENGTH"] = 1024
+    response = await client.post("/test/echo", data=b"x" * 4096, headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert (await response.get_json())["error"]["code"] == "413"
+
+
+async def test_the_request_id_reaches_the_event_metadata(client: Client, container: Container) -> None:
+    response = await client.post("/test/submit", headers={"x-request-id": "trace-77"})
+    stream_id = (await response.get_json())["stream_id"]
+    stored = container.store.read_stream(stream_id)
+    assert [e.metadata["request_id"] for e in stored] == ["trace-77", "trace-77"]
+    assert stored[0].metadata["correlation_id"] == stream_id
+
+
+async def test_events_are_paged_with_opaque_cursors(client: Client, container: Container) -> None:
+    streams = [container.jobs.submit("probe", "nobody") for _ in range(6)]
+    container.jobs.submit("other", "nobody")
+    seen: list[dict[str, Any]] = []
+    cursor = None
+    pages = 0
+    while True:
+        query = "/v1/events?limit=5" + (f"&cursor={cursor}" if cursor else "")
+        body = await (await client.get(query)).get_json()
+        pages += 1
+        seen.extend(body["records"])
+        assert body["pagination"]["limit"] == 5
+        cursor = body["pagination"]["next_cursor"]
+        assert body["pagination"]["has_more"] is (cursor is not None)
+        if cursor is None:
+            break
+    assert pages == 3
+    assert [e["position"] for e in seen] == list(range(1, 15))
+
+    by_category = await (await client.get("/v1/events?category=probe&limit=500")).get_json()
+    assert len(by_category["records"]) == 12
+    by_type = await (await client.get("/v1/events?type=probe.queued,other.queued")).get_json()
+    assert [e["type"] for e in by_type["records"]] == ["probe.queued"] * 6 + ["other.queued"]
+    after = await (await client.get("/v1/events?after=12")).get_json()
+    assert [e["position"] for e in after["records"]] == [13, 14]
+    one = await (await client.get(f"/v1/streams/{streams[2]}/events")).get_json()
+    assert [e["type"] for e in one["records"]] == ["probe.requested", "probe.queued"]
+    assert one["records"][0]["stream_id"] == streams[2]
+    assert one["records"][0]["recorded_at"].endswith("+00:00")
+
+
+async def test_readiness_needs_a_beating_worker(client: Client, container: Container) -> None:
+    not_ready = await client.get("/readyz")
+    assert not_ready.status_code == 503
+    body = await not_ready.get_json()
+    assert body["error"]["code"] == "503" and body["checks"]["workers"]["ok"] is False
+    assert body["checks"]["migrations"]["ok"] is True
+
+    container.workers.register("worker-under-test", ["default"])
+    for path in ("/readyz", "/v1/ready", "/internal/ready"):
+        assert (await client.get(path)).status_code == 200
+    health = await (await client.get("/v1/health")).get_json()
+    assert health["status"] == "ok"
+    assert health["workers"]["alive"] == 1
+    assert health["database"]["backend"] == "sqlite"
+    assert health["broker"]["kind"] == "sqlite"
+    container.workers.stopped("worker-under-test")
+    assert (await client.get("/readyz")).status_code == 503
+
+
+async def test_the_concurrency_limit_answers_503_but_never_for_probes(client: Client) -> None:
+    responses = await asyncio.gather(*(client.get("/test/slow") for _ in range(4)), client.get("/livez"))
+    statuses = sorted(r.status_code for r in responses[:4])
+    assert statuses == [200, 200, 503, 503]
+    busy = next(r for r in responses[:4] if r.status_code == 503)
+    assert (await busy.get_json())["error"]["code"] == "503"
+    assert responses[4].status_code == 200
+
+
+async def test_openapi_and_offline_docs(client: Client) -> None:
+    spec = await (await client.get("/openapi.json")).get_json()
+    assert "/v1/events" in spec["paths"] and "/v1/streams/{stream_id}/events" in spec["paths"]
+    docs = await (await client.get("/docs")).get_data(as_text=True)
+    assert "/docs/static/swagger-ui-bundle.js" in docs
+    assert (await client.get("/docs/static/swagger-ui-bundle.js")).status_code == 200

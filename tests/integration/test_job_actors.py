@@ -1,0 +1,214 @@
+"""Job actors on the real embedded broker: retries, failures, cancellation and shutdown as events."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import dramatiq
+import pytest
+from sqlalchemy import select
+
+from app.bootstrap import Container, bootstrap
+from app.settings import Settings
+from domain.jobs import is_terminal_type
+from migrations.api import upgrade
+from workers.actors import job_actor
+from workers.runtime import WorkerRuntime, install
+from workers.schema import queue_messages
+from workflows.jobs import JobInputError, JobRun
+
+failures_left: Counter[str] = Counter()
+started_steps = threading.Event()
+
+
+@job_actor("test_flaky")
+def flaky(run: JobRun) -> dict[str, int]:
+    if failures_left[run.stream_id] > 0:
+        failures_left[run.stream_id] -= 1
+        raise RuntimeError("transient failure")
+    return {"attempt": run.state.attempt}
+
+
+@job_actor("test_bad_input")
+def bad_input(run: JobRun) -> None:
+    raise JobInputError("the audio is not audio")
+
+
+@job_actor("test_always_fails", max_retries=2)
+def always_fails(run: JobRun) -> None:
+    raise RuntimeError("never works")
+
+
+@job_actor("test_steps")
+def steps(run: JobRun) -> dict[str, int]:
+    total = int(run.params["steps"])
+    for index in range(total):
+        step = f"step-{index}"
+        if run.step_done(step):
+            continue
+        run.checkpoint()
+        started_steps.set()
+        time.sleep(float(run.params.get("step_seconds", 0.05)))
+        run.progress(step, (index + 1) * 100 / total)
+    return {"steps": total}
+
+
+@pytest.fixture
+def container(tmp_path: Path) -> Iterator[Container]:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        job_max_retries=3,
+        job_min_backoff_ms=50,
+        job_max_backoff_ms=200,
+        broker_poll_interval=0.05,
+        broker_lease_seconds=5,
+    )
+    upgrade(settings.resolved_database_url)
+    built = bootstrap(settings)
+    install(WorkerRuntime(store=built.store, worker_id="test-worker"))
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def worker(container: Container) -> Iterator[Callable[[], dramatiq.Worker]]:
+    running: list[dramatiq.Worker] = []
+
+    def start() -> dramatiq.Worker:
+        instance = dramatiq.Worker(container.broker, worker_threads=1, worker_timeout=100)
+        instance.start()
+        running.append(instance)
+        return instance
+
+    yield start
+    for instance in running:
+        instance.stop(timeout=5000)
+
+
+def wait_for_terminal(container: Container, stream_id: str, timeout: float = 20.0) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        types = [e.type for e in container.store.read_stream(stream_id)]
+        if types and is_terminal_type(types[-1]):
+            return types
+        time.sleep(0.05)
+    raise AssertionError(f"{stream_id} did not end: {types}")
+
+
+def queue_states(container: Container) -> list[str]:
+    with container.engine.connect() as connection:
+        return [row.state for row in connection.execute(select(queue_messages.c.state))]
+
+
+def settled_queue(container: Container, expected: list[str], timeout: float = 10.0) -> list[str]:
+    """The queue's row states once they match ``expected`` (the ack/nack follows the job's last event)."""
+    deadline = time.monotonic() + timeout
+    states = queue_states(container)
+    while states != expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+        states = queue_states(container)
+    return states
+
+
+def test_a_transient_failure_is_retried_and_recorded(container: Container, worker: Callable) -> None:
+    worker()
+    stream_id = container.jobs.submit("probe", "test_flaky")
+    failures_left[stream_id] = 2
+    types = wait_for_terminal(container, stream_id)
+    assert types == [
+        "probe.requested",
+        "probe.queued",
+        "probe.started",
+        "probe.retrying",
+        "probe.started",
+        "probe.retrying",
+        "probe.started",
+        "probe.completed",
+    ]
+    events = container.store.read_stream(stream_id)
+    assert events[3].data["error"] == "RuntimeError: transient failure"
+    assert events[3].data["delay_ms"] >= 50
+    assert events[-1].data["result"] == {"attempt": 3}
+    assert settled_queue(container, []) == []
+
+
+def test_retries_run_out_and_the_job_fails(container: Container, worker: Callable) -> None:
+    worker()
+    stream_id = container.jobs.submit("probe", "test_always_fails")
+    types = wait_for_terminal(container, stream_id)
+    assert types.count("probe.started") == 3
+    assert types.count("probe.retrying") == 2
+    assert types[-1] == "probe.failed"
+    failed = container.store.read_stream(stream_id)[-1]
+    assert failed.data == {"error": "RuntimeError: never works", "error_type": "runtime_error"}
+    assert settled_queue(container, ["dead"]) == ["dead"]
+
+
+def test_bad_input_fails_at_once(container: Container, worker: Callable) -> None:
+    worker()
+    stream_id = container.jobs.submit("probe", "test_bad_input")
+    types = wait_for_terminal(container, stream_id)
+    assert types == ["probe.requested", "probe.queued", "probe.started", "probe.failed"]
+    failed = container.store.read_stream(stream_id)[-1]
+    assert failed.data["error_type"] == "invalid_request_error"
+
+
+def test_a_running_job_stops_at_its_next_step_when_cancelled(container: Container, worker: Callable) -> None:
+    started_steps.clear()
+    worker()
+    stream_id = container.jobs.submit("probe", "test_steps", {"steps": 50, "step_seconds": 0.05})
+    assert started_steps.wait(10)
+    container.jobs.request_cancel(stream_id, "user asked")
+    types = wait_for_terminal(container, stream_id)
+    assert types[-2:] == ["probe.cancel_requested", "probe.cancelled"] or types[-1] == "probe.cancelled"
+    assert "probe.completed" not in types
+    assert types.count("probe.progressed") < 50
+    assert settled_queue(container, []) == []
+
+
+def test_a_queued_job_is_cancelled_without_running(container: Container, worker: Callable) -> None:
+    stream_id = container.jobs.submit("probe", "test_steps", {"steps": 3})
+    container.jobs.request_cancel(stream_id)
+    worker()
+    container.broker.join("default", timeout=10_000)
+    types = [e.type for e in container.store.read_stream(stream_id)]
+    assert types == ["probe.requested", "probe.queued", "probe.cancel_requested", "probe.cancelled"]
+
+
+def test_a_shutdown_requeues_the_job_and_it_resumes(container: Container, worker: Callable) -> None:
+    started_steps.clear()
+    runtime = WorkerRuntime(store=container.store, worker_id="stopping-worker")
+    install(runtime)
+    first = worker()
+    stream_id = container.jobs.submit("probe", "test_steps", {"steps": 12, "step_seconds": 0.1})
+    assert started_steps.wait(10)
+    time.sleep(0.35)
+    runtime.stopping.set()
+    first.stop(timeout=5000)
+    container.broker.close()
+    done_before = [
+        e.data["step"] for e in container.store.read_stream(stream_id) if e.type == "probe.progressed"
+    ]
+    assert 0 < len(done_before) < 12
+    # Requeued without counting as a failed attempt.
+    assert queue_states(container) == ["ready"]
+    assert "probe.retrying" not in [e.type for e in container.store.read_stream(stream_id)]
+
+    restarted = bootstrap(container.settings)
+    install(WorkerRuntime(store=restarted.store, worker_id="next-worker"))
+    second = dramatiq.Worker(restarted.broker, worker_threads=1, worker_timeout=100)
+    second.start()
+    try:
+        types = wait_for_terminal(restarted, stream_id)
+    finally:
+        second.stop(timeout=5000)
+        restarted.close()
+    assert types[-1] == "probe.completed"
+    steps_done = [
+        e.data["step"] for e in container.store.read_stream(stream_id) if e.type == "probe.progressed"
+    ]
+    assert steps_done == [f"step-{i}" for i in range(12)]

@@ -1,0 +1,75 @@
+"""Inline projections are exact functions of the events; Alembic owns a schema equal to the code's."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, select
+
+import app.projections.tables  # noqa: F401  (registers the projection tables)
+import workers.schema  # noqa: F401  (registers the queue tables)
+from app.bootstrap import build_projections
+from app.projections.tables import jobs
+from eventstore.schema import metadata
+from eventstore.sql import SqlEventStore
+from workflows.jobs import JobRun, JobService
+
+
+class _NoDispatch:
+    def dispatch(self, tx: object, actor_name: str, stream_id: str, message_id: str) -> None:
+        pass
+
+
+def test_the_migrated_schema_matches_the_code(sqlite_engine: Engine) -> None:
+    with sqlite_engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), metadata)
+    assert differences == []
+
+
+def test_rebuild_reproduces_the_projection_tables_exactly(sqlite_engine: Engine) -> None:
+    projections = build_projections()
+    store = SqlEventStore(sqlite_engine, projector=projections)
+    service = JobService(store, _NoDispatch())
+    finished = service.submit("probe", "actor", {"steps": 2})
+    run = JobRun(store, finished, message_id="m1", worker="w1")
+    assert run.begin()
+    run.progress("one", 50.0)
+    run.complete({"ok": True})
+    running = service.submit("probe", "actor")
+    JobRun(store, running, message_id="m2", worker="w1").begin()
+    cancelled = service.submit("probe", "actor")
+    service.request_cancel(cancelled, "changed my mind")
+    failed = service.submit("other", "actor")
+    failing = JobRun(store, failed, message_id="m3", worker="w2")
+    failing.begin()
+    failing.fail("boom")
+
+    before = projections.dump(sqlite_engine)
+    rows = {row[0]: row for row in before["jobs"]}
+    assert len(rows) == 4
+    with sqlite_engine.connect() as connection:
+        statuses = dict(connection.execute(select(jobs.c.stream_id, jobs.c.status)).all())
+    assert statuses == {finished: "completed", running: "running", cancelled: "cancelled", failed: "failed"}
+
+    replayed = projections.rebuild(store)
+    assert replayed == store.last_position()
+    assert projections.dump(sqlite_engine) == before
+
+
+def test_a_failing_projection_rolls_back_the_append(sqlite_engine: Engine) -> None:
+    class Exploding:
+        name = "exploding"
+        tables: list[object] = []
+
+        def apply(self, connection: object, event: object) -> None:
+            raise RuntimeError("projection bug")
+
+    projections = build_projections()
+    projections.register(Exploding())  # type: ignore[arg-type]
+    store = SqlEventStore(sqlite_engine, projector=projections)
+    with pytest.raises(RuntimeError, match="projection bug"):
+        JobService(store, _NoDispatch()).submit("probe", "actor")
+    assert store.read_all() == []
+    with sqlite_engine.connect() as connection:
+        assert connection.execute(select(jobs)).all() == []
