@@ -79,8 +79,14 @@ async def _serve(settings: Settings) -> int:
         settings.data_dir,
         settings.workers,
     )
+
+    async def shutdown_trigger() -> None:
+        await stop.wait()
+        # Open event streams would otherwise hold the graceful shutdown for its whole timeout.
+        app.config["SAUTI_EVENT_HUB"].close_subscriptions()
+
     try:
-        await serve(app, config, shutdown_trigger=stop.wait)
+        await serve(app, config, shutdown_trigger=shutdown_trigger)
     finally:
         await supervisor.stop()
         container.close()

@@ -26,11 +26,13 @@ CATCH_UP_PAGE = 500
 QUEUE_BATCHES = 256
 
 
-class _Overflowed:
-    pass
+class _Signal:
+    def __init__(self, name: str) -> None:
+        self.name = name
 
 
-_OVERFLOWED = _Overflowed()
+_OVERFLOWED = _Signal("overflowed")
+_CLOSED = _Signal("closed")
 
 
 class EventHub:
@@ -47,9 +49,10 @@ class EventHub:
         self.poll_seconds = poll_seconds
         self.batch_size = batch_size
         self.position = 0
-        self._queues: set[asyncio.Queue[list[RecordedEvent] | _Overflowed]] = set()
+        self._queues: set[asyncio.Queue[list[RecordedEvent] | _Signal]] = set()
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._closing = False
 
     async def start(self) -> None:
         self.position = await asyncio.to_thread(self.store.last_position)
@@ -66,6 +69,14 @@ class EventHub:
         if self.listener is not None:
             asyncio.get_running_loop().remove_reader(self.listener.fileno())
             self.listener.close()
+
+    def close_subscriptions(self) -> None:
+        """End every subscription (server shutdown), so streaming responses finish at once."""
+        self._closing = True
+        for queue in self._queues:
+            while not queue.empty():
+                queue.get_nowait()
+            queue.put_nowait(_CLOSED)
 
     def _on_ring(self) -> None:
         assert self.listener is not None
@@ -109,7 +120,9 @@ class EventHub:
         self, after_position: int = 0, filter: EventFilter | None = None
     ) -> AsyncIterator[RecordedEvent]:
         """Every matching event after ``after_position``: stored ones first, then live ones."""
-        queue: asyncio.Queue[list[RecordedEvent] | _Overflowed] = asyncio.Queue(QUEUE_BATCHES)
+        if self._closing:
+            return
+        queue: asyncio.Queue[list[RecordedEvent] | _Signal] = asyncio.Queue(QUEUE_BATCHES)
         self._queues.add(queue)
         last = after_position
         try:
@@ -123,7 +136,9 @@ class EventHub:
                         break
                 while True:
                     item = await queue.get()
-                    if isinstance(item, _Overflowed):
+                    if item is _CLOSED:
+                        return
+                    if isinstance(item, _Signal):
                         break
                     for event in item:
                         if event.position > last and (filter is None or filter.matches(event)):

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from quart import Quart, request
+from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
 from app.bootstrap import Container, bootstrap
+from app.requests import json_object
 from app.settings import Settings
 from app.web import create_app
 from migrations.api import upgrade
@@ -33,8 +34,7 @@ async def app(container: Container) -> AsyncIterator[Quart]:
     # Routes that exist only in this test, to exercise the body-reading error paths.
     @application.post("/test/echo")
     async def echo() -> dict[str, Any]:
-        body = await request.get_json()
-        return {"received": body}
+        return {"received": await json_object()}
 
     @application.post("/test/submit")
     async def submit() -> dict[str, str]:
@@ -92,6 +92,21 @@ async def test_request_ids_are_echoed_or_generated(client: Client) -> None:
             400,
             "invalid_request_error",
         ),
+        (
+            "POST",
+            "/test/echo",
+            {"data": "[1, 2]", "headers": {"Content-Type": "application/json"}},
+            400,
+            "invalid_request_error",
+        ),
+        (
+            "POST",
+            "/test/echo",
+            {"data": "a=b", "headers": {"Content-Type": "text/plain"}},
+            415,
+            "invalid_request_error",
+        ),
+        ("POST", "/test/echo", {"data": "{}"}, 415, "invalid_request_error"),
     ],
 )
 async def test_every_error_uses_the_envelope(

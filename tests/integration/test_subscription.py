@@ -111,3 +111,25 @@ async def test_a_doorbell_from_another_process_wakes_the_hub(sqlite_engine: Engi
     assert [event.data["i"] for event, _ in arrivals] == list(range(20))
     # With a 5 s poll, only the doorbell delivers each event well under a second.
     assert max(arrived - event.data["at"] for event, arrived in arrivals) < 1.0
+
+
+async def test_closing_ends_every_subscription(sqlite_engine: Engine) -> None:
+    store = SqlEventStore(sqlite_engine)
+    store.append("a-1", [NewEvent("a.x")])
+    hub = EventHub(store, poll_seconds=0.05)
+    await hub.start()
+    try:
+        received: list[RecordedEvent] = []
+
+        async def follow() -> None:
+            async for event in hub.subscribe(0):
+                received.append(event)
+
+        follower = asyncio.create_task(follow())
+        await asyncio.sleep(0.2)
+        hub.close_subscriptions()
+        await asyncio.wait_for(follower, 2)
+        assert [e.type for e in received] == ["a.x"]
+        assert [e async for e in hub.subscribe(0)] == []
+    finally:
+        await hub.stop()
