@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Table, insert, update
+from sqlalchemy import Connection, Table, insert, select, update
 
 from app.projections.tables import jobs
 from domain.jobs import (
@@ -45,6 +45,13 @@ class JobsProjection:
                 )
             )
             return
+        # Only job streams have a row; other streams may reuse a verb with another payload shape,
+        # so they must not be decoded as lifecycle events.
+        is_job = connection.execute(
+            select(jobs.c.stream_id).where(jobs.c.stream_id == event.stream_id)
+        ).first()
+        if is_job is None:
+            return
         values: dict[str, object] = {"updated_at": event.recorded_at, "last_position": event.position}
         match lifecycle_event(event.type, event.data):
             case JobQueued():
@@ -69,5 +76,4 @@ class JobsProjection:
                 values.update(status="failed", error=error, finished_at=event.recorded_at)
             case JobCancelled():
                 values.update(status="cancelled", finished_at=event.recorded_at)
-        # Streams that are not jobs have no row: the update then touches nothing.
         connection.execute(update(jobs).where(jobs.c.stream_id == event.stream_id).values(**values))

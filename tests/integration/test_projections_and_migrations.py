@@ -73,3 +73,14 @@ def test_a_failing_projection_rolls_back_the_append(sqlite_engine: Engine) -> No
     assert store.read_all() == []
     with sqlite_engine.connect() as connection:
         assert connection.execute(select(jobs)).all() == []
+
+
+def test_streams_that_are_not_jobs_leave_the_jobs_table_alone(sqlite_engine: Engine) -> None:
+    from eventstore.base import NewEvent
+
+    projections = build_projections()
+    store = SqlEventStore(sqlite_engine, projector=projections)
+    # A verb shared with the job lifecycle, in a payload shape of its own.
+    store.append("model-tiny", [NewEvent("model.completed", {"bytes": 12})])
+    store.append("model-tiny", [NewEvent("model.failed", {"reason": {"nested": True}})])
+    assert projections.dump(sqlite_engine)["jobs"] == []
