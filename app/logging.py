@@ -53,3 +53,5 @@ def configure_logging(level: str, fmt: str, process_name: str) -> None:
     root.setLevel(level.upper())
     # Hypercorn's access log duplicates ours (which carries the request id).
     logging.getLogger("hypercorn.access").disabled = True
+    # Alembic announces its dialect each time readiness reads the schema revision.
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)

@@ -16,7 +16,7 @@ import dramatiq
 from dramatiq.middleware import CurrentMessage
 
 from workers import runtime
-from workflows.jobs import JobCancelledError, JobRun
+from workflows.jobs import JobCancelledError, JobInputError, JobRun, WorkerShuttingDown
 
 JobFunction = Callable[[JobRun], dict[str, Any] | None]
 DEFAULT_QUEUE = "default"
@@ -76,14 +76,18 @@ def declare_job_actors(broker: dramatiq.Broker) -> list[dramatiq.Actor[Any, Any]
         def body(stream_id: str, _spec: JobActorSpec = spec) -> None:
             run_job(_spec, stream_id)
 
+        options = dict(spec.options)
+        # Expected outcomes, not crashes: Dramatiq logs them without a traceback.
+        options["throws"] = (WorkerShuttingDown, JobInputError, *_as_tuple(options.get("throws")))
         declared.append(
             dramatiq.Actor(
-                body,
-                broker=broker,
-                actor_name=spec.name,
-                queue_name=spec.queue,
-                priority=0,
-                options=dict(spec.options),
+                body, broker=broker, actor_name=spec.name, queue_name=spec.queue, priority=0, options=options
             )
         )
     return declared
+
+
+def _as_tuple(throws: Any) -> tuple[type[BaseException], ...]:
+    if throws is None:
+        return ()
+    return tuple(throws) if isinstance(throws, tuple | list) else (throws,)

@@ -79,14 +79,33 @@ async def _json_page(filter: EventFilter, start: int, limit: int | None) -> dict
     return page([event.to_json() for event in events], size, next_cursor)
 
 
-def _event_stream(filter: EventFilter, start: int, until_terminal: bool) -> Response:
+async def _event_stream(filter: EventFilter, start: int, until_terminal: bool) -> Response:
+    # The generator runs after the request context is gone: take what it needs now.
+    hub = _hub()
+    if until_terminal and filter.stream_id is not None:
+        ended = await asyncio.to_thread(_terminal_position, filter.stream_id)
+        if ended is not None and ended <= start:
+            # The client already saw the end (a reconnect after the terminal event).
+            return sse_response(_nothing(), _container().settings.sse_heartbeat_seconds)
+
     async def frames() -> AsyncIterator[bytes]:
-        async for event in _hub().subscribe(start, filter):
+        async for event in hub.subscribe(start, filter):
             yield _frame(event)
             if until_terminal and is_terminal_type(event.type):
                 return
 
     return sse_response(frames(), _container().settings.sse_heartbeat_seconds)
+
+
+def _terminal_position(stream_id: str) -> int | None:
+    events = _container().store.read_stream(stream_id)
+    terminal = [e.position for e in events if is_terminal_type(e.type)]
+    return terminal[-1] if terminal else None
+
+
+async def _nothing() -> AsyncIterator[bytes]:
+    return
+    yield  # an empty async generator
 
 
 def _frame(event: RecordedEvent) -> bytes:
@@ -101,7 +120,7 @@ async def list_events(query_args: EventsQuery) -> object:
     filter = EventFilter(stream_id=query_args.stream, category=query_args.category, types=types)
     start = _start_position(query_args.after, query_args.cursor)
     if wants_event_stream(request.headers.get("Accept")):
-        return _event_stream(filter, start, query_args.until == "terminal")
+        return await _event_stream(filter, start, query_args.until == "terminal")
     return await _json_page(filter, start, query_args.limit)
 
 
@@ -111,8 +130,8 @@ async def stream_events(stream_id: str, query_args: StreamEventsQuery) -> object
     """One stream's events; `Accept: text/event-stream` follows it (resume with `Last-Event-ID`)."""
     filter = EventFilter(stream_id=stream_id)
     start = _start_position(query_args.after, query_args.cursor)
-    if wants_event_stream(request.headers.get("Accept")):
-        return _event_stream(filter, start, query_args.until == "terminal")
-    if start == 0 and await asyncio.to_thread(_container().store.stream_version, stream_id) == 0:
+    if await asyncio.to_thread(_container().store.stream_version, stream_id) == 0:
         raise ApiError(404, f"No stream {stream_id!r}.", param="stream_id")
+    if wants_event_stream(request.headers.get("Accept")):
+        return await _event_stream(filter, start, query_args.until == "terminal")
     return await _json_page(filter, start, query_args.limit)
