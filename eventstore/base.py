@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -110,6 +111,15 @@ def check_expected_version(stream_id: str, expected: ExpectedVersion, actual: in
         return
     if expected != actual:
         raise ConcurrencyError(stream_id, expected, actual)
+
+
+def run_after_commit(callbacks: Sequence[Callable[[], None]]) -> None:
+    """Run after-commit callbacks; one that fails is logged, since the commit itself stands."""
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:
+            logging.getLogger(__name__).exception("an after-commit callback failed; the commit stands")
 
 
 def dumps(value: Any) -> str:

@@ -17,6 +17,7 @@ from eventstore.base import (
     NewEvent,
     RecordedEvent,
     check_expected_version,
+    run_after_commit,
     stored_positions_or_none,
 )
 from eventstore.upcasting import Upcasters
@@ -90,8 +91,7 @@ class InMemoryEventStore:
             self._events.extend(tx.pending)
             for listener in self.listeners:
                 listener(tx.pending)
-        for callback in tx.callbacks:
-            callback()
+        run_after_commit(tx.callbacks)
 
     def append(
         self, stream_id: str, events: Sequence[NewEvent], expected_version: ExpectedVersion = ANY

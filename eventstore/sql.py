@@ -21,6 +21,7 @@ from eventstore.base import (
     category_of,
     check_expected_version,
     dumps,
+    run_after_commit,
     stored_positions_or_none,
 )
 from eventstore.db import read_transaction, write_transaction
@@ -143,11 +144,7 @@ class SqlEventStore:
             yield tx
         if tx.appended and self._after_commit is not None:
             self._after_commit()
-        for callback in tx.callbacks:
-            try:
-                callback()
-            except Exception:
-                log.exception("an after-commit callback failed; the commit itself stands")
+        run_after_commit(tx.callbacks)
 
     def append(
         self, stream_id: str, events: Sequence[NewEvent], expected_version: ExpectedVersion = ANY

@@ -217,3 +217,17 @@ def test_concurrent_writers_on_one_stream_never_share_a_version(store: EventStor
     assert [e.version for e in stored] == list(range(1, len(stored) + 1))
     assert [e.position for e in store.read_all()] == list(range(1, len(stored) + 1))
     assert len(winners) + len(conflicts) == 40
+
+
+def test_a_failing_after_commit_callback_does_not_undo_the_commit(store: EventStore) -> None:
+    ran: list[str] = []
+
+    def explode() -> None:
+        raise RuntimeError("notifier down")
+
+    with store.transaction() as tx:
+        tx.append("x-1", events("x.a"))
+        tx.on_commit(explode)
+        tx.on_commit(lambda: ran.append("later callbacks still run"))
+    assert [e.type for e in store.read_stream("x-1")] == ["x.a"]
+    assert ran == ["later callbacks still run"]
