@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -27,8 +26,6 @@ from eventstore.base import (
 from eventstore.db import read_transaction, write_transaction
 from eventstore.schema import events as events_table
 from eventstore.upcasting import Upcasters
-
-log = logging.getLogger(__name__)
 
 
 class InlineProjector(Protocol):
