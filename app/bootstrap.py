@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import uuid
@@ -13,6 +14,7 @@ from sqlalchemy import Engine
 from app.logging import request_id_var
 from app.projections.jobs import JobsProjection
 from app.settings import Settings
+from domain.catalog import Catalog, CatalogError
 from eventstore.db import make_engine
 from eventstore.notifier import EVENTS_TOPIC, Doorbell
 from eventstore.projections import ProjectionRegistry
@@ -21,11 +23,27 @@ from eventstore.upcasting import Upcasters
 from workers.actors import declare_job_actors, import_actor_modules
 from workers.broker import BrokerOptions, broker_kind, make_broker
 from workers.dispatch import BrokerDispatcher
+from workers.engines.model_files import ModelFiles
 from workers.heartbeat import WorkerRegistry
+from workers.model_jobs import declare_model_actors
 from workflows.jobs import JobService
+from workflows.models import ModelService
 
 # Modules whose import declares Sauti's own job actors (later capabilities add theirs here).
 BUILTIN_ACTOR_MODULES: tuple[str, ...] = ()
+
+
+def load_catalog(settings: Settings) -> Catalog:
+    path = settings.catalog_path
+    if not path.is_file():
+        return Catalog()
+    try:
+        extra = json.loads(path.read_text())
+    except ValueError as error:
+        raise CatalogError(f"{path} is not valid JSON: {error}") from error
+    if not isinstance(extra, list):
+        raise CatalogError(f"{path} must hold a JSON list of model entries")
+    return Catalog.with_extra(extra)
 
 
 def build_projections() -> ProjectionRegistry:
@@ -52,6 +70,9 @@ class Container:
     broker: dramatiq.Broker
     jobs: JobService
     workers: WorkerRegistry
+    catalog: Catalog
+    model_files: ModelFiles
+    models: ModelService
     broker_kind: str = field(default="sqlite")
 
     def close(self) -> None:
@@ -84,6 +105,10 @@ def bootstrap(settings: Settings) -> Container:
     dramatiq.set_broker(broker)
     import_actor_modules((*BUILTIN_ACTOR_MODULES, *settings.actor_modules))
     declare_job_actors(broker)
+    declare_model_actors(broker)
+    catalog = load_catalog(settings)
+    model_files = ModelFiles(settings.models_dir)
+    dispatcher = BrokerDispatcher(broker)
     return Container(
         settings=settings,
         engine=engine,
@@ -91,8 +116,17 @@ def bootstrap(settings: Settings) -> Container:
         projections=projections,
         store=store,
         broker=broker,
-        jobs=JobService(store, BrokerDispatcher(broker)),
+        jobs=JobService(store, dispatcher),
         workers=WorkerRegistry(engine),
+        catalog=catalog,
+        model_files=model_files,
+        models=ModelService(
+            store,
+            catalog,
+            lambda variant: model_files.is_present(variant) or model_files.bundle_available(variant),
+            dispatcher,
+            model_files.delete,
+        ),
         broker_kind=broker_kind(settings.broker_url),
     )
 

@@ -119,6 +119,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level, settings.log_format, "worker")
     from app.bootstrap import bootstrap, new_worker_id
     from migrations.api import is_up_to_date, upgrade
+    from workers.engines.registry import EngineRegistry
+    from workers.model_jobs import ModelRequestFollower
     from workers.process import run_worker_process
     from workers.runtime import WorkerRuntime, install
 
@@ -128,8 +130,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if not is_up_to_date(container.engine):
         log.error("the database is not migrated: run `sauti db upgrade` first")
         return 2
-    runtime = WorkerRuntime(store=container.store, worker_id=new_worker_id())
+    runtime = WorkerRuntime(
+        store=container.store,
+        worker_id=new_worker_id(),
+        catalog=container.catalog,
+        model_files=container.model_files,
+        engines=EngineRegistry(container.catalog, container.model_files),
+        hub_url=settings.hub_url,
+    )
     install(runtime)
+    ModelRequestFollower(runtime).start()
     try:
         return run_worker_process(
             runtime,

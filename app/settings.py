@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     sse_heartbeat_seconds: float = 15.0
     subscription_poll_seconds: float = 1.0
 
+    hub_url: str = "https://huggingface.co"
+    """A Hugging Face-compatible hub for model downloads."""
+    model_catalog: Path | None = None
+    """A JSON list of extra hub variants; defaults to ``<data_dir>/catalog.json`` when that exists."""
+
     actor_modules: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Extra modules that declare actors, imported by every worker (plugins, test actors)."""
 
@@ -55,6 +60,14 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.model_catalog or self.data_dir / "catalog.json"
 
     @property
     def resolved_database_url(self) -> str:
@@ -76,6 +89,8 @@ class Settings(BaseSettings):
             "SAUTI_SHUTDOWN_GRACE_SECONDS": str(self.shutdown_grace_seconds),
             "SAUTI_WORKER_HEARTBEAT_SECONDS": str(self.worker_heartbeat_seconds),
             "SAUTI_ACTOR_MODULES": ",".join(self.actor_modules),
+            "SAUTI_HUB_URL": self.hub_url,
+            "SAUTI_MODEL_CATALOG": str(self.catalog_path),
         }
         if self.broker_url:
             env["SAUTI_BROKER_URL"] = self.broker_url

@@ -17,7 +17,7 @@ from app import __version__
 from app.bootstrap import Container
 from app.errors import envelope, register_error_handlers
 from app.logging import request_id_var
-from app.routes import events, health
+from app.routes import events, health, models
 from eventstore.notifier import EVENTS_TOPIC
 from eventstore.subscription import EventHub
 
@@ -88,6 +88,7 @@ def create_app(container: Container) -> Quart:
     register_error_handlers(app)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(events.blueprint)
+    app.register_blueprint(models.blueprint)
 
     @app.get("/docs/static/<path:filename>")
     async def docs_static(filename: str) -> Response:

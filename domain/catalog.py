@@ -6,8 +6,9 @@ variants are downloaded through the admin API. Every weight file is pinned by sh
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Modality = Literal["text_input", "text_output", "audio_input", "audio_output", "embedding_output"]
 
@@ -269,12 +270,71 @@ CATALOG: tuple[ModelVariant, ...] = (
     ),
 )
 
-_BY_ID = {variant.id.lower(): variant for variant in CATALOG}
+
+class CatalogError(ValueError):
+    pass
+
+
+def variant_from_dict(raw: dict[str, Any]) -> ModelVariant:
+    """A user-registered hub variant, e.g. from ``<data_dir>/catalog.json``:
+
+    ``{"id": "Whisper-Medium", "engine": "whisper", "hub_repo": "Systran/faster-whisper-medium",
+    "files": [{"name": "model.bin", "sha256": "…", "size": 1530000000}, …]}``
+    """
+    try:
+        engine = str(raw["engine"])
+        kind = ENGINE_KINDS[engine]
+        files = tuple(ModelFile(str(f["name"]), f.get("sha256"), f.get("size")) for f in raw["files"])
+        return ModelVariant(
+            id=str(raw["id"]),
+            family=str(raw.get("family", engine)),
+            engine=engine,
+            modalities=kind[0],
+            routes=kind[1],
+            source="hub",
+            files=files,
+            hub_repo=str(raw["hub_repo"]),
+            hub_revision=str(raw.get("hub_revision", "main")),
+            load_target="file" if engine == "llama" else "directory",
+            description=str(raw.get("description", "")),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise CatalogError(f"invalid model entry {raw!r}: {error}") from error
+
+
+ENGINE_KINDS: dict[str, tuple[tuple[Modality, ...], frozenset[str]]] = {
+    "whisper": (("audio_input", "text_output"), ASR_ROUTES),
+    "llama": (("text_input", "text_output"), CHAT_ROUTES),
+    "piper": (("text_input", "audio_output"), TTS_ROUTES),
+}
+
+
+class Catalog:
+    def __init__(self, variants: tuple[ModelVariant, ...] = CATALOG) -> None:
+        self._by_id: dict[str, ModelVariant] = {}
+        for variant in variants:
+            key = variant.id.lower()
+            if key in self._by_id:
+                raise CatalogError(f"duplicate model id {variant.id}")
+            self._by_id[key] = variant
+
+    @classmethod
+    def with_extra(cls, extra: list[dict[str, Any]]) -> Catalog:
+        return cls(CATALOG + tuple(variant_from_dict(raw) for raw in extra))
+
+    def __iter__(self) -> Iterator[ModelVariant]:
+        return iter(self._by_id.values())
+
+    def find(self, model_id: str) -> ModelVariant | None:
+        return self._by_id.get(model_id.strip().lower())
+
+    def default(self, capability: str) -> ModelVariant | None:
+        return next((v for v in self._by_id.values() if capability in v.default_for), None)
+
+
+BUILTIN = Catalog()
 
 
 def find_variant(model_id: str) -> ModelVariant | None:
-    return _BY_ID.get(model_id.strip().lower())
-
-
-def default_variant(capability: str) -> ModelVariant | None:
-    return next((v for v in CATALOG if capability in v.default_for), None)
+    """A built-in variant by id (case-insensitive)."""
+    return BUILTIN.find(model_id)

@@ -5,13 +5,20 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+from domain.catalog import Catalog
 from eventstore.base import EventStore
+from workers.engines.model_files import ModelFiles
+from workers.engines.registry import EngineRegistry
 
 
 @dataclass
 class WorkerRuntime:
     store: EventStore
     worker_id: str
+    catalog: Catalog = field(default_factory=Catalog)
+    model_files: ModelFiles | None = None
+    engines: EngineRegistry | None = None
+    hub_url: str = "https://huggingface.co"
     stopping: threading.Event = field(default_factory=threading.Event)
 
 

@@ -71,7 +71,7 @@ def _is_verified(path: Path, expected: str | None) -> bool:
     )
 
 
-def _record_verified(path: Path, sha256: str) -> None:
+def record_verified(path: Path, sha256: str) -> None:
     stat = path.stat()
     _marker(path).write_text(
         json.dumps({"sha256": sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns})
@@ -85,7 +85,7 @@ def verify(path: Path, expected: str | None) -> None:
     actual = sha256_of(path)
     if actual != expected:
         raise ModelFileError(f"{path.name}: sha256 {actual} does not match the pinned {expected}")
-    _record_verified(path, actual)
+    record_verified(path, actual)
 
 
 def _assemble(file: ModelFile, destination: Path) -> None:
@@ -106,7 +106,7 @@ def _assemble(file: ModelFile, destination: Path) -> None:
                 )
             os.replace(temporary, destination)
             if file.sha256:
-                _record_verified(destination, file.sha256)
+                record_verified(destination, file.sha256)
             return
     digest = hashlib.sha256()
     handle, temporary_name = tempfile.mkstemp(prefix=f".{destination.name}.", dir=destination.parent)
@@ -133,7 +133,7 @@ def _assemble(file: ModelFile, destination: Path) -> None:
             temporary.unlink()
         raise
     if file.sha256 is not None:
-        _record_verified(destination, actual)
+        record_verified(destination, actual)
 
 
 class ModelFiles:

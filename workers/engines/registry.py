@@ -1,0 +1,95 @@
+"""Engines load lazily, once per worker process, and unload on request."""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from domain.catalog import Catalog, ModelVariant
+from workers.engines.model_files import ModelFileError, ModelFiles
+
+log = logging.getLogger(__name__)
+
+# engine name -> "module:Class"; each class has ``load(path, *, model_id)`` and ``close()``.
+LOADERS: dict[str, str] = {
+    "whisper": "workers.engines.whisper:WhisperEngine",
+    "llama": "workers.engines.llm:LlamaEngine",
+    "piper": "workers.engines.tts_piper:PiperEngine",
+    "espeak": "workers.engines.tts_espeak:EspeakEngine",
+    "f5": "workers.engines.tts_f5:F5TtsEngine",
+    "silero": "workers.engines.vad:SileroVad",
+    "pocketsphinx": "workers.engines.alignment:PocketSphinxAligner",
+    "resemblyzer": "workers.engines.diarization:ResemblyzerEmbedder",
+    "pyannote": "workers.engines.diarization:PyannoteDiarizer",
+    "minilm": "workers.engines.text_embedding:SentenceEmbedder",
+}
+
+
+def _engine_class(engine: str) -> Any:
+    module_name, _, class_name = LOADERS[engine].partition(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+class EngineRegistry:
+    def __init__(self, catalog: Catalog, model_files: ModelFiles) -> None:
+        self.catalog = catalog
+        self.model_files = model_files
+        self._engines: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._loading: dict[str, threading.Lock] = {}
+
+    def prepare(self, variant: ModelVariant) -> Path:
+        """The path the engine loads: bundled files are assembled and verified on first use."""
+        if variant.source == "bundled":
+            return self.model_files.materialize(variant)
+        if variant.source == "hub" and not self.model_files.is_present(variant):
+            raise ModelFileError(
+                f"{variant.id} is not downloaded: POST /v1/admin/models/{variant.id}/download"
+            )
+        return self.model_files.load_path(variant)
+
+    def get(self, variant: ModelVariant) -> Any:
+        with self._lock:
+            engine = self._engines.get(variant.id)
+            if engine is not None:
+                return engine
+            per_model = self._loading.setdefault(variant.id, threading.Lock())
+        with per_model:
+            with self._lock:
+                if variant.id in self._engines:
+                    return self._engines[variant.id]
+            started = time.perf_counter()
+            path = self.prepare(variant)
+            engine = _engine_class(variant.engine).load(path, model_id=variant.id)
+            log.info("loaded %s in %.2fs", variant.id, time.perf_counter() - started)
+            with self._lock:
+                self._engines[variant.id] = engine
+            return engine
+
+    def is_loaded(self, variant_id: str) -> bool:
+        with self._lock:
+            return variant_id in self._engines
+
+    def loaded(self) -> list[str]:
+        with self._lock:
+            return sorted(self._engines)
+
+    def unload(self, variant_id: str) -> bool:
+        with self._lock:
+            engine = self._engines.pop(variant_id, None)
+        if engine is None:
+            return False
+        engine.close()
+        del engine
+        gc.collect()
+        log.info("unloaded %s", variant_id)
+        return True
+
+    def close(self) -> None:
+        for variant_id in self.loaded():
+            self.unload(variant_id)
