@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from app.cli_models import add_models_parser
 from app.logging import configure_logging
 from app.settings import Settings
 
@@ -295,6 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--host")
     status.add_argument("--port", type=int)
     status.set_defaults(func=cmd_status)
+
+    add_models_parser(sub)
     return parser
 
 

@@ -169,7 +169,9 @@ def tail(text: str, lines: int = 80) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def _spawn(data_dir: Path, log_path: Path, port: int, workers: int) -> SautiServer:
+def _spawn(
+    data_dir: Path, log_path: Path, port: int, workers: int, env: dict[str, str] | None = None
+) -> SautiServer:
     log_file = open(log_path, "ab")  # noqa: SIM115 - the child owns it; closed below
     try:
         process = subprocess.Popen(
@@ -184,7 +186,7 @@ def _spawn(data_dir: Path, log_path: Path, port: int, workers: int) -> SautiServ
                 str(workers),
             ],
             cwd=REPO_ROOT,
-            env=sauti_env(),
+            env=sauti_env(**(env or {})),
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -195,13 +197,20 @@ def _spawn(data_dir: Path, log_path: Path, port: int, workers: int) -> SautiServ
     return SautiServer(data_dir=data_dir, port=port, process=process, log_path=log_path)
 
 
-def start_server(data_dir: Path, log_path: Path, *, workers: int = 1, attempts: int = 3) -> SautiServer:
+def start_server(
+    data_dir: Path,
+    log_path: Path,
+    *,
+    workers: int = 1,
+    attempts: int = 3,
+    env: dict[str, str] | None = None,
+) -> SautiServer:
     """Start ``sauti serve`` and wait for ``/readyz`` to answer 200.
 
     A free port can be taken between choosing it and binding it: that case is retried.
     """
     for attempt in range(1, attempts + 1):
-        server = _spawn(data_dir, log_path, free_port(), workers)
+        server = _spawn(data_dir, log_path, free_port(), workers, env)
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
             if server.process.poll() is not None:
@@ -255,9 +264,11 @@ def server_factory(tmp_path: Path) -> Iterator[Callable[..., SautiServer]]:
     """Start extra servers (e.g. two in a row on one data dir); stopped and checked at teardown."""
     started: list[SautiServer] = []
 
-    def start(data_dir: Path | None = None, *, workers: int = 1) -> SautiServer:
+    def start(
+        data_dir: Path | None = None, *, workers: int = 1, env: dict[str, str] | None = None
+    ) -> SautiServer:
         log_path = tmp_path / f"server-{len(started) + 1}.log"
-        server = start_server(data_dir or tmp_path / "data", log_path, workers=workers)
+        server = start_server(data_dir or tmp_path / "data", log_path, workers=workers, env=env)
         started.append(server)
         return server
 
