@@ -1,0 +1,60 @@
+"""Every bundled variant loads through the registry from the path its catalog entry gives."""
+
+from __future__ import annotations
+
+import gc
+import threading
+import weakref
+from pathlib import Path
+
+import pytest
+
+from domain.catalog import BUILTIN, find_variant
+from workers.engines.model_files import ModelFileError, ModelFiles
+from workers.engines.registry import EngineRegistry
+
+BUNDLED = [variant.id for variant in BUILTIN if variant.source == "bundled"]
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> EngineRegistry:
+    return EngineRegistry(BUILTIN, ModelFiles(tmp_path_factory.mktemp("models")))
+
+
+@pytest.mark.parametrize("variant_id", BUNDLED)
+def test_each_bundled_variant_loads_and_unloads(registry: EngineRegistry, variant_id: str) -> None:
+    variant = find_variant(variant_id)
+    assert variant is not None
+    engine = registry.get(variant)
+    assert registry.get(variant) is engine
+    assert registry.loaded() == [variant.id]
+    assert registry.unload(variant.id)
+    assert registry.loaded() == []
+    assert not registry.unload(variant.id)
+
+
+def test_a_model_loads_once_under_concurrent_requests_and_unloading_frees_it(
+    registry: EngineRegistry,
+) -> None:
+    variant = find_variant("Whisper-Tiny.en")
+    assert variant is not None
+    engines: list[object] = []
+    threads = [threading.Thread(target=lambda: engines.append(registry.get(variant))) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({id(engine) for engine in engines}) == 1
+    model = weakref.ref(engines[0]._model)  # type: ignore[attr-defined]
+    engines.clear()
+    registry.unload(variant.id)
+    gc.collect()
+    assert model() is None
+
+
+def test_a_hub_variant_that_is_not_downloaded_says_so(tmp_path: Path) -> None:
+    registry = EngineRegistry(BUILTIN, ModelFiles(tmp_path))
+    variant = find_variant("Whisper-Small")
+    assert variant is not None
+    with pytest.raises(ModelFileError, match="not downloaded"):
+        registry.get(variant)
