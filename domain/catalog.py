@@ -71,12 +71,14 @@ class ModelVariant:
     """The adapter that loads it: whisper, llama, piper, espeak, f5, resemblyzer, pyannote, …"""
     modalities: tuple[Modality, ...]
     routes: frozenset[str]
-    source: Literal["bundled", "hub", "system"]
+    source: Literal["bundled", "hub", "local"]
     files: tuple[ModelFile, ...] = ()
     hub_repo: str | None = None
     hub_revision: str = "main"
     load_target: Literal["directory", "file"] = "directory"
     """What the engine loads: the variant's directory, or its first file."""
+    local_path: str | None = None
+    """A model the user already has on disk (a faster-whisper directory, a GGUF file…), used in place."""
     in_package: PackagePart | None = None
     """Loaded in place from an installed package (no copy); its pinned files are verified there."""
     speech: SpeechCapabilities | None = None
@@ -400,14 +402,28 @@ class CatalogError(ValueError):
 
 
 def variant_from_dict(raw: dict[str, Any]) -> ModelVariant:
-    """A user-registered hub variant, e.g. from ``<data_dir>/catalog.json``:
+    """A user-registered variant, e.g. from ``<data_dir>/catalog.json``: a hub repo,
 
     ``{"id": "Whisper-Medium", "engine": "whisper", "hub_repo": "Systran/faster-whisper-medium",
     "files": [{"name": "model.bin", "sha256": "…", "size": 1530000000}, …]}``
+
+    or a model already on disk: ``{"id": "My-Llama", "engine": "llama", "path": "/models/x.gguf"}``.
     """
     try:
         engine = str(raw["engine"])
         kind = ENGINE_KINDS[engine]
+        if "path" in raw:
+            return ModelVariant(
+                id=str(raw["id"]),
+                family=str(raw.get("family", engine)),
+                engine=engine,
+                modalities=kind[0],
+                routes=kind[1],
+                source="local",
+                local_path=str(raw["path"]),
+                load_target="file" if engine == "llama" else "directory",
+                description=str(raw.get("description", f"Local model at {raw['path']}")),
+            )
         files = tuple(ModelFile(str(f["name"]), f.get("sha256"), f.get("size")) for f in raw["files"])
         return ModelVariant(
             id=str(raw["id"]),

@@ -211,7 +211,8 @@ def evolve(state: ModelState, event: DomainEvent) -> ModelState:
 
 def require_download_allowed(state: ModelState, variant_id: str, source: str) -> None:
     if source != "hub":
-        raise InvalidTransition(f"{variant_id} ships with Sauti ({source}); there is nothing to download")
+        where = "ships with Sauti" if source == "bundled" else "is a local model"
+        raise InvalidTransition(f"{variant_id} {where}; there is nothing to download")
     if state.downloading:
         raise InvalidTransition(f"{variant_id} is already downloading")
     if state.files_present:

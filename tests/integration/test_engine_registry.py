@@ -58,3 +58,23 @@ def test_a_hub_variant_that_is_not_downloaded_says_so(tmp_path: Path) -> None:
     assert variant is not None
     with pytest.raises(ModelFileError, match="not downloaded"):
         registry.get(variant)
+
+
+def test_a_local_model_directory_from_the_catalog_file_loads_in_place(
+    tmp_path: Path, registry: EngineRegistry
+) -> None:
+    from domain.catalog import Catalog
+
+    tiny = find_variant("Whisper-Tiny.en")
+    assert tiny is not None
+    on_disk = registry.prepare(tiny)  # a faster-whisper directory the user already has
+    catalog = Catalog.with_extra([{"id": "My-Whisper", "engine": "whisper", "path": str(on_disk)}])
+    mine = catalog.find("my-whisper")
+    assert mine is not None and mine.source == "local"
+    files = ModelFiles(tmp_path)
+    assert files.is_present(mine) and files.load_path(mine) == on_disk
+    local_registry = EngineRegistry(catalog, files)
+    engine = local_registry.get(mine)
+    assert engine is not None
+    local_registry.unload(mine.id)
+    assert files.delete(mine) == 0 and on_disk.exists()

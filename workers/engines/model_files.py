@@ -175,6 +175,8 @@ class ModelFiles:
         return self.models_dir / variant.id
 
     def load_path(self, variant: ModelVariant) -> Path:
+        if variant.local_path is not None:
+            return Path(variant.local_path).expanduser()
         if variant.in_package is not None:
             try:
                 return locate_any(variant.in_package)
@@ -186,6 +188,8 @@ class ModelFiles:
         return directory
 
     def is_present(self, variant: ModelVariant) -> bool:
+        if variant.local_path is not None:
+            return self.load_path(variant).exists()
         if variant.in_package is not None:
             return self.bundle_available(variant)
         directory = self.directory(variant)
@@ -221,6 +225,7 @@ class ModelFiles:
         return self.load_path(variant)
 
     def delete(self, variant: ModelVariant) -> int:
+        """Remove what Sauti itself wrote for a variant; never a user's own local model."""
         directory = self.directory(variant)
         if not directory.exists():
             return 0

@@ -47,7 +47,7 @@ class EngineRegistry:
         """The path the engine loads: bundled files are assembled and verified on first use."""
         if variant.source == "bundled":
             return self.model_files.materialize(variant)
-        if variant.source == "hub" and not self.model_files.is_present(variant):
+        if variant.source in ("hub", "local") and not self.model_files.is_present(variant):
             raise ModelFileError(
                 f"{variant.id} is not downloaded: POST /v1/admin/models/{variant.id}/download"
             )
