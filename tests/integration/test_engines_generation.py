@@ -5,7 +5,6 @@ and sentence embeddings (all-MiniLM-L6-v2). Each model is loaded once per module
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 import soxr
 
 from domain.catalog import find_variant
+from tests.wer import word_error_rate
 from workers.engines.base import Audio, AudioChunk, CapabilityError, CompletionChunk, CompletionRequest
 from workers.engines.llm import LlamaEngine
 from workers.engines.model_files import ModelFiles
@@ -36,22 +36,6 @@ TWO_SENTENCES = (
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def words(text: str) -> list[str]:
-    return re.sub(r"[^\w\s']", " ", text.lower()).split()
-
-
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    """Word-level Levenshtein distance over the reference length (lower-cased, no punctuation)."""
-    ref, hyp = words(reference), words(hypothesis)
-    previous = list(range(len(hyp) + 1))
-    for i, ref_word in enumerate(ref, start=1):
-        current = [i] + [0] * len(hyp)
-        for j, hyp_word in enumerate(hyp, start=1):
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref_word != hyp_word))
-        previous = current
-    return previous[-1] / max(1, len(ref))
 
 
 def rms(samples: Audio) -> float:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import re
 import subprocess
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 
 from domain.catalog import find_variant
 from tests.conftest import FIXTURES
+from tests.wer import normalize, word_error_rate
 from workers.engines.alignment import PocketSphinxAligner, WhisperWordAligner
 from workers.engines.audio import (
     COMPRESSED_FORMATS,
@@ -37,22 +37,6 @@ JFK_TEXT = (
     "ask what you can do for your country."
 )
 JFK_SECONDS = 11.0
-
-
-def normalize(text: str) -> list[str]:
-    return re.sub(r"[^\w\s']", " ", text.lower()).split()
-
-
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    """Word-level Levenshtein distance over the reference length, after normalisation."""
-    ref, hyp = normalize(reference), normalize(hypothesis)
-    previous = list(range(len(hyp) + 1))
-    for i, ref_word in enumerate(ref, start=1):
-        current = [i]
-        for j, hyp_word in enumerate(hyp, start=1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref_word != hyp_word)))
-        previous = current
-    return previous[-1] / max(1, len(ref))
 
 
 def test_word_error_rate() -> None:

@@ -20,9 +20,10 @@ from app.bootstrap import Container, bootstrap
 from app.settings import Settings
 from app.web import create_app
 from domain.catalog import ModelFile, ModelVariant
+from domain.models import DownloadProgress
 from migrations.api import upgrade
 from tests.local_hub import Hub, serve_hub
-from workers.downloads import DownloadError, HubDownloader, Progress
+from workers.downloads import DownloadError, HubDownloader
 from workers.engines.model_files import ModelFiles
 from workers.runtime import WorkerRuntime, install
 
@@ -60,7 +61,7 @@ def variant(pinned: bool = True) -> ModelVariant:
 
 def test_a_download_fetches_and_verifies_every_file(hub: Hub, tmp_path: Path) -> None:
     files = ModelFiles(tmp_path / "models")
-    reports: list[Progress] = []
+    reports: list[DownloadProgress] = []
     size = HubDownloader(hub.url, files).download(variant(), reports.append)
     assert size == sum(len(d) for d in FILES.values())
     for name, data in FILES.items():
