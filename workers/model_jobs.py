@@ -15,6 +15,7 @@ from domain.events import DomainEvent, deterministic_event_id
 from domain.models import (
     CATEGORY,
     DownloadCancelled,
+    DownloadCancelRequested,
     Downloaded,
     DownloadFailed,
     DownloadProgress,
@@ -63,15 +64,16 @@ def run_download(stream_id: str) -> None:
     ):
         return  # this download already ended (a redelivered message)
 
+    seen = [rt.store.stream_version(stream_id)]
+    cancel_type = DownloadCancelRequested.type_for(CATEGORY)
+
     def cancelled() -> bool:
-        tail = rt.store.read_stream(stream_id)
-        return (
-            any(
-                e.type == f"{CATEGORY}.download_cancel_requested" and e.data.get("download_id") == download_id
-                for e in tail
-            )
-            or rt.stopping.is_set()
-        )
+        """A cancel request for this download since the last check (only new events are read)."""
+        for recorded in rt.store.read_stream(stream_id, seen[0] + 1):
+            seen[0] = recorded.version
+            if recorded.type == cancel_type and recorded.data.get("download_id") == download_id:
+                return True
+        return rt.stopping.is_set()
 
     def record(event: DomainEvent, *id_parts: object) -> None:
         _append(rt.store, variant.id, event, download_id, *id_parts)
@@ -88,42 +90,20 @@ def run_download(stream_id: str) -> None:
             if rt.stopping.is_set():
                 # A worker shutdown: the message is requeued and the download resumes from its part file.
                 raise WorkerShuttingDown(stream_id) from None
-            _append(
-                rt.store, variant.id, DownloadCancelled(download_id=download_id), download_id, "cancelled"
-            )
+            record(DownloadCancelled(download_id=download_id), "cancelled")
             return
         except httpx.TransportError as error:
             log.warning("download of %s interrupted (%s); resuming, attempt %d", variant.id, error, attempt)
             time.sleep(min(2**attempt * 0.25, 5))
             continue
         except (DownloadError, httpx.HTTPStatusError, OSError) as error:
-            _append(
-                rt.store,
-                variant.id,
-                DownloadFailed(download_id=download_id, error=str(error)),
-                download_id,
-                "failed",
-            )
+            record(DownloadFailed(download_id=download_id, error=str(error)), "failed")
             return
-        _append(
-            rt.store,
-            variant.id,
-            Downloaded(
-                download_id=download_id, size_bytes=size, local_path=str(rt.model_files.load_path(variant))
-            ),
-            download_id,
-            "downloaded",
-        )
+        local_path = str(rt.model_files.load_path(variant))
+        record(Downloaded(download_id=download_id, size_bytes=size, local_path=local_path), "downloaded")
         return
-    _append(
-        rt.store,
-        variant.id,
-        DownloadFailed(
-            download_id=download_id, error=f"the transfer kept failing after {TRANSIENT_ATTEMPTS} tries"
-        ),
-        download_id,
-        "failed",
-    )
+    gave_up = f"the transfer kept failing after {TRANSIENT_ATTEMPTS} tries"
+    record(DownloadFailed(download_id=download_id, error=gave_up), "failed")
 
 
 def declare_model_actors(broker: dramatiq.Broker) -> None:
