@@ -11,6 +11,7 @@ from quart_schema import RequestSchemaValidationError
 from werkzeug.exceptions import HTTPException
 
 from domain.errors import InvalidTransition, NotFound
+from eventstore.base import ConcurrencyError
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,13 @@ def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(InvalidTransition)
     async def _conflict(error: InvalidTransition) -> Response:
         return error_response(409, str(error))
+
+    @app.errorhandler(ConcurrencyError)
+    async def _concurrent_change(error: ConcurrencyError) -> Response:
+        # Another request changed the same stream first; the client can simply retry.
+        return error_response(
+            409, f"{error.stream_id} was changed by another request at the same time; retry."
+        )
 
     @app.errorhandler(HTTPException)
     async def _http_error(error: HTTPException) -> Response:

@@ -15,6 +15,7 @@ from app.bootstrap import Container, bootstrap
 from app.requests import json_object
 from app.settings import Settings
 from app.web import create_app
+from eventstore.base import NO_STREAM, NewEvent
 from migrations.api import upgrade
 
 
@@ -40,6 +41,11 @@ async def app(container: Container) -> AsyncIterator[Quart]:
     async def submit() -> dict[str, str]:
         stream_id = await asyncio.to_thread(container.jobs.submit, "probe", "nobody")
         return {"stream_id": stream_id}
+
+    @application.post("/test/race")
+    async def race() -> dict[str, str]:
+        container.store.append("race-1", [NewEvent("race.won")], expected_version=NO_STREAM)
+        return {"status": "won"}
 
     @application.get("/test/slow")
     async def slow() -> dict[str, str]:
@@ -202,3 +208,12 @@ async def test_openapi_and_offline_docs(client: Client) -> None:
     docs = await (await client.get("/docs")).get_data(as_text=True)
     assert "/docs/static/swagger-ui-bundle.js" in docs
     assert (await client.get("/docs/static/swagger-ui-bundle.js")).status_code == 200
+
+
+async def test_a_concurrent_change_answers_409_with_the_envelope(client: Client) -> None:
+    assert (await client.post("/test/race")).status_code == 200
+    lost = await client.post("/test/race")
+    assert lost.status_code == 409
+    body = await lost.get_json()
+    assert body["error"]["code"] == "409"
+    assert "race-1 was changed by another request" in body["error"]["message"]
