@@ -157,6 +157,6 @@ class ModelRequestFollower:
                 event = Loaded(
                     worker=worker,
                     load_seconds=round(time.perf_counter() - started, 3),
-                    local_path=str(rt.engines.prepare(variant)),
+                    local_path=str(rt.engines.model_files.load_path(variant)),
                 )
         _append(rt.store, variant.id, event, request_id, worker)
