@@ -16,6 +16,7 @@ from app.projections.jobs import JobsProjection
 from app.settings import Settings
 from domain.catalog import Catalog, CatalogError
 from eventstore.db import make_engine
+from eventstore.media import MediaStore
 from eventstore.notifier import EVENTS_TOPIC, Doorbell
 from eventstore.projections import ProjectionRegistry
 from eventstore.sql import SqlEventStore
@@ -30,7 +31,12 @@ from workflows.jobs import JobService
 from workflows.models import ModelService
 
 # Modules whose import declares Sauti's own job actors (later capabilities add theirs here).
-BUILTIN_ACTOR_MODULES: tuple[str, ...] = ()
+BUILTIN_ACTOR_MODULES: tuple[str, ...] = (
+    "workers.transcription_jobs",
+    "workers.alignment_jobs",
+    "workers.speech_jobs",
+    "workers.chat_jobs",
+)
 
 
 def load_catalog(settings: Settings) -> Catalog:
@@ -73,6 +79,7 @@ class Container:
     catalog: Catalog
     model_files: ModelFiles
     models: ModelService
+    media: MediaStore
     broker_kind: str = field(default="sqlite")
 
     def close(self) -> None:
@@ -127,6 +134,7 @@ def bootstrap(settings: Settings) -> Container:
             dispatcher,
             model_files.delete,
         ),
+        media=MediaStore(settings.media_dir),
         broker_kind=broker_kind(settings.broker_url),
     )
 

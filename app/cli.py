@@ -138,6 +138,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         model_files=container.model_files,
         engines=EngineRegistry(container.catalog, container.model_files),
         hub_url=settings.hub_url,
+        media=container.media,
     )
     install(runtime)
     ModelRequestFollower(runtime).start()

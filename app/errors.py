@@ -25,6 +25,7 @@ ERROR_TYPES = {
     422: "invalid_request_error",
     501: "not_implemented_error",
     503: "service_unavailable",
+    504: "timeout_error",
 }
 
 

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     sse_heartbeat_seconds: float = 15.0
     subscription_poll_seconds: float = 1.0
 
+    openai_compat_profile: Literal["strict", "relaxed"] = "strict"
+    """``strict`` rejects non-default OpenAI fields Sauti cannot honour exactly; ``relaxed`` takes them."""
+    openai_audio_upload_limit_mb: float | None = None
+    """Upload limit for the OpenAI audio routes; defaults to 25 (strict) or 64 (relaxed)."""
+
     hub_url: str = "https://huggingface.co"
     """A Hugging Face-compatible hub for model downloads."""
     model_catalog: Path | None = None
@@ -64,6 +69,18 @@ class Settings(BaseSettings):
     @property
     def models_dir(self) -> Path:
         return self.data_dir / "models"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+    @property
+    def openai_audio_upload_limit_bytes(self) -> int:
+        default = 25 if self.openai_compat_profile == "strict" else 64
+        limit = self.openai_audio_upload_limit_mb
+        if limit is None:
+            limit = default
+        return int(limit * 1024 * 1024)
 
     @property
     def catalog_path(self) -> Path:

@@ -55,6 +55,8 @@ class JobFailed(DomainEvent):
     verb = "failed"
     error: str
     error_type: str = "runtime_error"
+    param: str | None = None
+    """The request field at fault, for an input error."""
 
 
 class JobRetrying(DomainEvent):
@@ -197,6 +199,7 @@ class CompleteJob:
 class FailJob:
     error: str
     error_type: str = "runtime_error"
+    param: str | None = None
 
 
 @dataclass(frozen=True)
@@ -266,8 +269,8 @@ def decide(command: Command, state: JobState) -> list[DomainEvent]:
         case CompleteJob(result=result):
             _require_running(state, "complete")
             return [JobCompleted(result=result)]
-        case FailJob(error=error, error_type=error_type):
-            return [JobFailed(error=error, error_type=error_type)]
+        case FailJob(error=error, error_type=error_type, param=param):
+            return [JobFailed(error=error, error_type=error_type, param=param)]
         case ScheduleRetry(error=error, delay_ms=delay_ms):
             return [JobRetrying(attempt=state.attempt, error=error, delay_ms=delay_ms)]
         case RequestCancel(reason=reason):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from eventstore.base import EventFilter, EventStore, RecordedEvent
 from eventstore.notifier import DoorbellListener
@@ -118,7 +118,7 @@ class EventHub:
 
     async def subscribe(
         self, after_position: int = 0, filter: EventFilter | None = None
-    ) -> AsyncIterator[RecordedEvent]:
+    ) -> AsyncGenerator[RecordedEvent, None]:
         """Every matching event after ``after_position``: stored ones first, then live ones."""
         if self._closing:
             return

@@ -60,6 +60,10 @@ def run_job(spec: JobActorSpec, stream_id: str) -> None:
         result = spec.fn(run)
     except JobCancelledError:
         return
+    except JobInputError as error:
+        # An expected outcome, not a crash: recorded here, and the message is done.
+        run.fail(str(error), "invalid_request_error", error.param)
+        return
     if not run.state.is_terminal:
         run.complete(result or {})
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from domain.catalog import Catalog
 from eventstore.base import EventStore
+from eventstore.media import MediaStore
 from workers.engines.model_files import ModelFiles
 from workers.engines.registry import EngineRegistry
 
@@ -19,6 +20,7 @@ class WorkerRuntime:
     model_files: ModelFiles | None = None
     engines: EngineRegistry | None = None
     hub_url: str = "https://huggingface.co"
+    media: MediaStore | None = None
     stopping: threading.Event = field(default_factory=threading.Event)
 
 
@@ -34,3 +36,18 @@ def current() -> WorkerRuntime:
     if _current is None:
         raise RuntimeError("no worker runtime is installed: actors run only inside `sauti worker`")
     return _current
+
+
+def media() -> MediaStore:
+    """The media store of the running worker (actors read inputs and write outputs there)."""
+    store = current().media
+    if store is None:
+        raise RuntimeError("this worker runtime has no media store")
+    return store
+
+
+def engines() -> EngineRegistry:
+    registry = current().engines
+    if registry is None:
+        raise RuntimeError("this worker runtime has no engine registry")
+    return registry

@@ -48,7 +48,14 @@ class JobCancelledError(Exception):
 
 
 class JobInputError(Exception):
-    """The job's input can never succeed (bad audio, unsupported option): fail without retrying."""
+    """The job's input can never succeed (bad audio, unsupported option): fail without retrying.
+
+    The message is shown to the client as is (a 400), with ``param`` naming the field at fault.
+    """
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 class WorkerShuttingDown(Exception):
@@ -240,8 +247,8 @@ class JobRun:
     def complete(self, result: dict[str, Any] | None = None) -> None:
         self._execute(CompleteJob(result or {}))
 
-    def fail(self, error: str, error_type: str = "runtime_error") -> None:
-        self._execute(FailJob(error, error_type))
+    def fail(self, error: str, error_type: str = "runtime_error", param: str | None = None) -> None:
+        self._execute(FailJob(error, error_type, param))
 
     def retrying(self, error: str, delay_ms: int) -> None:
         self._execute(ScheduleRetry(error, delay_ms), self.state.attempt)

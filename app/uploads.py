@@ -1,0 +1,95 @@
+"""Audio request bodies for the audio routes: JSON with ``audio_base64`` or multipart with a
+``file`` / ``audio`` part, checked against the route's upload limit before anything is parsed."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+from typing import Any
+
+from quart import request
+
+from app.errors import ApiError
+from app.requests import JSON_TYPES, MULTIPART_TYPES, require_content_type
+
+AUDIO_FILE_FIELDS = ("file", "audio")
+
+
+@dataclass
+class AudioForm:
+    """The request's fields (JSON values, or multipart strings) and its audio bytes, if any.
+
+    Multipart fields named ``name[]`` become a list under ``name``, as do repeated fields.
+    """
+
+    fields: dict[str, Any] = field(default_factory=dict)
+    audio: bytes | None = None
+    filename: str | None = None
+
+
+def _too_large(limit_bytes: int) -> ApiError:
+    return ApiError(
+        413,
+        f"Request body too large: the upload limit of this route is {limit_bytes / 1024 / 1024:g} MiB.",
+    )
+
+
+def enforce_upload_limit(limit_bytes: int) -> None:
+    """413 at once when the declared length is over the limit; otherwise cap what is read."""
+    if request.content_length is not None and request.content_length > limit_bytes:
+        raise _too_large(limit_bytes)
+    request.max_content_length = limit_bytes
+
+
+def decode_base64_audio(value: Any, param: str = "audio_base64") -> bytes:
+    if not isinstance(value, str) or not value.strip():
+        raise ApiError(400, f"{param} must be a non-empty base64 string.", param=param)
+    text = value.strip()
+    if text.startswith("data:") and "," in text:  # a data: URL
+        text = text.split(",", 1)[1]
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(400, f"{param} is not valid base64.", param=param) from None
+
+
+async def read_audio_form(limit_bytes: int) -> AudioForm:
+    """Parse a JSON or multipart audio request (415 for anything else, 413 over the limit)."""
+    kind = require_content_type(*JSON_TYPES, *MULTIPART_TYPES)
+    enforce_upload_limit(limit_bytes)
+    if kind in JSON_TYPES:
+        body = await request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise ApiError(400, "The request body must be a JSON object.")
+        encoded = body.get("audio_base64")
+        decoded = decode_base64_audio(encoded) if encoded is not None else None
+        return AudioForm(fields=dict(body), audio=decoded)
+
+    form = await request.form
+    files = await request.files
+    fields: dict[str, Any] = {}
+    for key in form:
+        values = form.getlist(key)
+        if key.endswith("[]"):
+            fields[key[:-2]] = values
+        else:
+            fields[key] = values if len(values) > 1 else values[0]
+    audio: bytes | None = None
+    filename: str | None = None
+    for name in AUDIO_FILE_FIELDS:
+        upload = files.get(name)
+        if upload is not None:
+            audio, filename = upload.read(), upload.filename
+            break
+    if audio is None and fields.get("audio_base64"):
+        audio = decode_base64_audio(fields["audio_base64"])
+    if audio is not None and len(audio) > limit_bytes:
+        raise _too_large(limit_bytes)
+    return AudioForm(fields=fields, audio=audio, filename=filename)
+
+
+def require_audio(form: AudioForm) -> bytes:
+    if not form.audio:
+        raise ApiError(400, "No audio: send a `file` (or `audio`) part, or `audio_base64`.", param="file")
+    return form.audio
