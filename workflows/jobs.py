@@ -235,12 +235,16 @@ class JobRun:
     def progress(self, step: str, percent: float, detail: dict[str, Any] | None = None) -> None:
         self._execute(ReportProgress(step, percent, detail or {}), step)
 
-    def checkpoint(self) -> None:
-        """Between steps: stop for a cancellation (recorded) or a worker shutdown (requeued)."""
+    def check_cancelled(self) -> None:
+        """Stop for a recorded cancellation request (the cancellation is confirmed first)."""
         self._catch_up()
         if self.state.cancel_requested and not self.state.is_terminal:
             self._execute(ConfirmCancel())
             raise JobCancelledError(self.stream_id)
+
+    def checkpoint(self) -> None:
+        """Between steps: stop for a cancellation (recorded) or a worker shutdown (requeued)."""
+        self.check_cancelled()
         if self.should_stop():
             raise WorkerShuttingDown(self.stream_id)
 

@@ -92,6 +92,8 @@ class CompletionRequest:
     stop: Sequence[str] = ()
     grammar: str | None = None
     """A GBNF grammar that constrains the output (forced tool calls)."""
+    tools: Sequence[dict[str, Any]] = ()
+    """OpenAI-style tool definitions, rendered into the prompt by the model's chat template."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -131,12 +131,14 @@ class LlamaEngine:
     def count_tokens(self, text: str) -> int:
         return len(self.tokenize(text))
 
-    def count_prompt_tokens(self, messages: Sequence[Mapping[str, Any]]) -> int:
+    def count_prompt_tokens(
+        self, messages: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]] | None = None
+    ) -> int:
         """Tokens the prompt for these messages takes, chat template and special tokens included."""
         llm = self._loaded()
         flattened = text_only_messages(messages, self.model_id)
         if self._formatter is not None:
-            prompt = self._formatter(messages=flattened).prompt
+            prompt = self._formatter(messages=flattened, tools=list(tools) if tools else None).prompt
             return len(llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
         # No template in the file: llama.cpp falls back to a generic format; estimate its overhead.
         return sum(self.count_tokens(str(m.get("content") or "")) + 4 for m in flattened) + 2
@@ -155,6 +157,8 @@ class LlamaEngine:
                 options[name] = value
         if request.stop:
             options["stop"] = list(request.stop)
+        if request.tools:
+            options["tools"] = [dict(tool) for tool in request.tools]
         if request.grammar:
             from llama_cpp import LlamaGrammar
 
@@ -173,7 +177,7 @@ class LlamaEngine:
             self._owner = threading.get_ident()
             try:
                 llm = self._loaded()
-                prompt_tokens = self.count_prompt_tokens(messages)
+                prompt_tokens = self.count_prompt_tokens(messages, options.get("tools"))
                 finish_reason: str | None = None
                 generated: list[str] = []
                 create: Any = llm.create_chat_completion

@@ -1,0 +1,38 @@
+"""Text generation jobs (chat completions and responses): their events and the pure fold.
+
+The worker appends the generated text as ``<category>.text_generated`` events, each holding
+the deltas produced since the previous one (batched, so a fast model does not pay one
+database write per token). The completed result holds the whole outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from domain.events import DomainEvent
+
+ACTOR = "generate_text"
+
+
+class TextGenerated(DomainEvent):
+    verb = "text_generated"
+    sequence: int
+    text: str
+
+
+def is_text_generated(event_type: str) -> bool:
+    return event_type.partition(".")[2] == TextGenerated.verb
+
+
+def generated_text(events: Iterable[tuple[str, dict[str, Any]]]) -> str:
+    """The text so far, from ``(type, data)`` pairs of one stream, in order."""
+    return "".join(str(data.get("text", "")) for kind, data in events if is_text_generated(kind))
+
+
+def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
