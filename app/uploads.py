@@ -59,6 +59,9 @@ async def read_audio_form(limit_bytes: int) -> AudioForm:
     kind = require_content_type(*JSON_TYPES, *MULTIPART_TYPES)
     enforce_upload_limit(limit_bytes)
     if kind in JSON_TYPES:
+        # A body sent without a Content-Length (chunked) is measured once read.
+        if len(await request.get_data(cache=True)) > limit_bytes:
+            raise _too_large(limit_bytes)
         body = await request.get_json(silent=True)
         if not isinstance(body, dict):
             raise ApiError(400, "The request body must be a JSON object.")
