@@ -1,7 +1,283 @@
-"""(being written)"""
+"""``POST /v1/audio/transcriptions`` (OpenAI-compatible, with SSE) and ``POST /v1/audio/align``.
+
+Each request stores its audio as a media object and runs as a job (``transcription-<id>`` or
+``alignment-<id>``): the response is built from the job's events once it ends, or streamed as
+its segments are recorded.
+"""
 
 from __future__ import annotations
 
-from quart import Blueprint
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from quart import Blueprint, Response, current_app, jsonify
+
+from app.bootstrap import Container
+from app.errors import ApiError
+from app.job_follow import JobFollower, terminal_error
+from app.model_choice import resolve_model
+from app.sse import sse_frame, sse_response
+from app.uploads import AudioForm, read_audio_form, require_audio
+from domain.jobs import is_terminal_type
+from domain.transcription import (
+    ALIGN_ACTOR,
+    ALIGNMENT_CATEGORY,
+    ALIGNMENT_FORMATS,
+    TIMESTAMP_GRANULARITIES,
+    TRANSCRIBE_ACTOR,
+    TRANSCRIPT_FORMATS,
+    TRANSCRIPTION_CATEGORY,
+    AlignmentParams,
+    AlignmentResult,
+    SegmentTranscribed,
+    TranscriptionParams,
+    TranscriptionResult,
+    alignment_json,
+    alignment_text,
+    is_event,
+    text_delta,
+    to_srt,
+    to_vtt,
+    transcribed_segments,
+    verbose_transcript,
+)
 
 blueprint = Blueprint("transcriptions", __name__)
+
+DIAGNOSTICS_KEY = "sauti_asr_diagnostics"
+GRANULARITIES_PARAM = "timestamp_granularities[]"
+TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
+FALSE_WORDS = frozenset({"false", "0", "no", "off", ""})
+TEXT_TYPES = {"text": "text/plain", "srt": "application/x-subrip", "vtt": "text/vtt"}
+
+
+def _container() -> Container:
+    return current_app.config["SAUTI_CONTAINER"]
+
+
+# --- reading the form -------------------------------------------------------------------
+
+
+def _text_field(fields: dict[str, Any], name: str) -> str | None:
+    value = fields.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ApiError(400, f"`{name}` must be a string.", param=name)
+    return value
+
+
+def _choice(fields: dict[str, Any], name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = _text_field(fields, name)
+    if value is None or value == "":
+        return default
+    if value not in allowed:
+        raise ApiError(400, f"Unsupported {name} {value!r}: use one of {', '.join(allowed)}.", param=name)
+    return value
+
+
+def _flag(fields: dict[str, Any], name: str) -> bool:
+    value = fields.get(name)
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    word = str(value).strip().lower() if isinstance(value, str | int) else None
+    if word in TRUE_WORDS | FALSE_WORDS:
+        return word in TRUE_WORDS
+    raise ApiError(400, f"`{name}` must be true or false.", param=name)
+
+
+def _number(fields: dict[str, Any], name: str, *, integer: bool) -> float | None:
+    value = fields.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        number = int(value) if integer else float(value)
+    except (TypeError, ValueError):
+        kind = "an integer" if integer else "a number"
+        raise ApiError(400, f"`{name}` must be {kind}.", param=name) from None
+    if number < 0 or (integer and number == 0):
+        raise ApiError(400, f"`{name}` must be positive.", param=name)
+    return number
+
+
+def _granularities(fields: dict[str, Any]) -> list[str]:
+    raw = fields.get("timestamp_granularities", fields.get(GRANULARITIES_PARAM))
+    if raw is None:
+        return []
+    values = raw.split(",") if isinstance(raw, str) else raw
+    if not isinstance(values, list) or not all(isinstance(value, str) for value in values):
+        raise ApiError(
+            400, "`timestamp_granularities[]` must be a list of strings.", param=GRANULARITIES_PARAM
+        )
+    chosen = [value.strip() for value in values if value.strip()]
+    for value in chosen:
+        if value not in TIMESTAMP_GRANULARITIES:
+            raise ApiError(
+                400,
+                f"Unsupported timestamp granularity {value!r}: use word, segment or both.",
+                param=GRANULARITIES_PARAM,
+            )
+    return chosen
+
+
+@dataclass(frozen=True)
+class TranscriptionOptions:
+    response_format: str
+    granularities: tuple[str, ...]
+    stream: bool
+
+    @classmethod
+    def read(cls, fields: dict[str, Any]) -> TranscriptionOptions:
+        response_format = _choice(fields, "response_format", TRANSCRIPT_FORMATS, "json")
+        granularities = _granularities(fields)
+        if granularities and response_format != "verbose_json":
+            raise ApiError(
+                400,
+                "`timestamp_granularities[]` requires response_format=verbose_json.",
+                param=GRANULARITIES_PARAM,
+            )
+        if response_format == "verbose_json" and not granularities:
+            granularities = ["segment"]
+        # Checked, then not used: the Whisper engine takes no token budget or sampling temperature.
+        _number(fields, "max_tokens", integer=True)
+        _number(fields, "temperature", integer=False)
+        return cls(response_format, tuple(dict.fromkeys(granularities)), _flag(fields, "stream"))
+
+
+# --- /v1/audio/transcriptions ------------------------------------------------------------
+
+
+async def _store_audio(container: Container, form: AudioForm) -> str:
+    return await asyncio.to_thread(container.media.put, require_audio(form))
+
+
+@blueprint.post("/v1/audio/transcriptions")
+async def create_transcription() -> Response:
+    container = _container()
+    form = await read_audio_form(container.settings.openai_audio_upload_limit_bytes)
+    fields = form.fields
+    options = TranscriptionOptions.read(fields)
+    language = _text_field(fields, "language")
+    prompt = _text_field(fields, "prompt")
+    require_audio(form)
+    variant = await resolve_model(
+        container, fields.get("model"), "openai_audio_transcriptions", default_for="asr", what="transcription"
+    )
+    aligner = None
+    if fields.get("aligner_model") not in (None, ""):
+        aligner = await resolve_model(
+            container,
+            fields.get("aligner_model"),
+            "forced_alignment",
+            what="forced alignment",
+            param="aligner_model",
+        )
+    params = TranscriptionParams(
+        audio=await _store_audio(container, form),
+        model=variant.id,
+        language=language or None,
+        prompt=prompt or None,
+        word_timestamps="word" in options.granularities,
+        aligner_model=aligner.id if aligner else None,
+    )
+    follower = JobFollower.for_request()
+    stream_id = await follower.submit(TRANSCRIPTION_CATEGORY, TRANSCRIBE_ACTOR, params.model_dump())
+    if options.stream:
+        return sse_response(_transcript_events(follower, stream_id), container.settings.sse_heartbeat_seconds)
+    outcome, events = await follower.result(stream_id)
+    result = TranscriptionResult.model_validate(outcome)
+    segments = transcribed_segments((event.type, event.data) for event in events)
+    return _transcript_response(result, segments, options)
+
+
+def _transcript_response(
+    result: TranscriptionResult, segments: list[SegmentTranscribed], options: TranscriptionOptions
+) -> Response:
+    fmt = options.response_format
+    if fmt == "json":
+        return jsonify({"text": result.text})
+    if fmt == "verbose_json":
+        return jsonify(
+            verbose_transcript(
+                result, segments, granularities=options.granularities, diagnostics_key=DIAGNOSTICS_KEY
+            )
+        )
+    body = to_srt(segments) if fmt == "srt" else to_vtt(segments) if fmt == "vtt" else result.text + "\n"
+    return Response(body, content_type=f"{TEXT_TYPES[fmt]}; charset=utf-8")
+
+
+def _stream_error(error: ApiError) -> bytes:
+    return sse_frame({"type": "error", "error": {"message": error.message, "type": error.error_type}})
+
+
+async def _transcript_events(follower: JobFollower, stream_id: str) -> AsyncIterator[bytes]:
+    """``transcript.text.delta`` per recorded segment, then ``transcript.text.done`` or ``error``."""
+    events = follower.events(stream_id)
+    first, ended = True, False
+    try:
+        async for event in events:
+            if is_event(event.type, SegmentTranscribed):
+                segment = SegmentTranscribed.model_validate(event.data)
+                if segment.text.strip():
+                    yield sse_frame(
+                        {"type": "transcript.text.delta", "delta": text_delta(segment.text, first=first)}
+                    )
+                    first = False
+            elif event.type.endswith(".completed"):
+                ended = True
+                result = TranscriptionResult.model_validate(event.data.get("result") or {})
+                yield sse_frame(
+                    {
+                        "type": "transcript.text.done",
+                        "text": result.text,
+                        "language": result.language,
+                        "audio_duration_secs": result.duration,
+                    }
+                )
+            elif is_terminal_type(event.type):
+                ended = True
+                yield _stream_error(terminal_error(event))
+        if not ended:
+            yield _stream_error(ApiError(503, "The server is shutting down; retry the request."))
+    except ApiError as error:
+        yield _stream_error(error)
+    finally:
+        # Close the follower now, not when it is garbage collected: a client gone away cancels the job.
+        aclose = getattr(events, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+# --- /v1/audio/align ---------------------------------------------------------------------
+
+
+@blueprint.post("/v1/audio/align")
+async def align_audio() -> Response:
+    container = _container()
+    form = await read_audio_form(container.settings.openai_audio_upload_limit_bytes)
+    fields = form.fields
+    response_format = _choice(fields, "response_format", ALIGNMENT_FORMATS, "json")
+    text = _text_field(fields, "text") or _text_field(fields, "reference_text")
+    if text is None or not text.strip():
+        raise ApiError(
+            400, "`text` (or `reference_text`) is required: the words spoken in the audio.", param="text"
+        )
+    language = _text_field(fields, "language")
+    require_audio(form)
+    variant = await resolve_model(
+        container, fields.get("model"), "forced_alignment", default_for="alignment", what="forced alignment"
+    )
+    params = AlignmentParams(
+        audio=await _store_audio(container, form), text=text, model=variant.id, language=language or None
+    )
+    follower = JobFollower.for_request()
+    stream_id = await follower.submit(ALIGNMENT_CATEGORY, ALIGN_ACTOR, params.model_dump())
+    outcome, _ = await follower.result(stream_id)
+    result = AlignmentResult.model_validate(outcome)
+    if response_format == "text":
+        return Response(alignment_text(result.alignments), content_type="text/plain; charset=utf-8")
+    return jsonify(alignment_json(result, verbose=response_format == "verbose_json"))
