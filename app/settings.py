@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     """``strict`` rejects non-default OpenAI fields Sauti cannot honour exactly; ``relaxed`` takes them."""
     openai_audio_upload_limit_mb: float | None = None
     """Upload limit for the OpenAI audio routes; defaults to 25 (strict) or 64 (relaxed)."""
+    audio_stream_event_queue_capacity: int = Field(default=32, ge=1)
+    """SSE audio events of ``/v1/audio/speech`` prepared ahead of a slow client."""
+    ffmpeg_binary: str | None = None
+    """The FFmpeg to use; ``none`` runs without it (no compressed response formats). Engines read
+    ``SAUTI_FFMPEG_BINARY`` from the environment themselves (``workers.engines.audio``)."""
 
     hub_url: str = "https://huggingface.co"
     """A Hugging Face-compatible hub for model downloads."""

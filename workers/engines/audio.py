@@ -1,6 +1,7 @@
 """Audio in and out through FFmpeg: any common container decoded to mono float32, and responses encoded.
 
-FFmpeg is the ``ffmpeg`` on PATH or, failing that, the static binary shipped by ``imageio-ffmpeg``.
+FFmpeg is ``SAUTI_FFMPEG_BINARY`` when set, else the ``ffmpeg`` on PATH or, failing that, the static
+binary shipped by ``imageio-ffmpeg``.
 Uncompressed formats (WAV, raw PCM) are written with numpy and ``wave`` and need no FFmpeg.
 """
 
@@ -21,12 +22,14 @@ from typing import Any
 import ffmpeg
 import numpy as np
 
+from domain.speech import COMPRESSED_FORMATS, NATIVE_FORMATS
 from workers.engines.base import SAMPLE_RATE, Audio
 
-NATIVE_FORMATS: frozenset[str] = frozenset(
-    {"wav", "pcm", "pcm16", "pcm_i16", "raw_i16", "raw_f32", "pcm_f32"}
-)
-COMPRESSED_FORMATS: frozenset[str] = frozenset({"mp3", "opus", "ogg", "aac", "flac"})
+FFMPEG_BINARY_ENV = "SAUTI_FFMPEG_BINARY"
+"""The FFmpeg to use (a path or a name on PATH), or ``none`` to run without FFmpeg: WAV and raw
+PCM still work, compressed formats are then unavailable. Read here rather than from the app's
+settings (which declare it) because engines do not import the app."""
+FFMPEG_DISABLED = "none"
 
 _INT16_FORMATS = frozenset({"pcm", "pcm16", "pcm_i16", "raw_i16"})
 _FLOAT32_FORMATS = frozenset({"raw_f32", "pcm_f32"})
@@ -73,6 +76,14 @@ class FFmpegNotFoundError(RuntimeError):
 
 @functools.cache
 def ffmpeg_binary() -> str:
+    configured = os.environ.get(FFMPEG_BINARY_ENV, "").strip()
+    if configured.lower() == FFMPEG_DISABLED:
+        raise FFmpegNotFoundError(f"FFmpeg is disabled on this server ({FFMPEG_BINARY_ENV}=none)")
+    if configured:
+        chosen = shutil.which(configured)
+        if chosen is None:
+            raise FFmpegNotFoundError(f"{FFMPEG_BINARY_ENV}={configured} is not an executable")
+        return chosen
     found = shutil.which("ffmpeg")
     if found:
         return found

@@ -1,0 +1,268 @@
+"""The speech actor with real Piper on the real embedded broker: chunk events, media objects,
+refusals as input errors, resuming after a crash, and audio that Whisper can understand."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import dramatiq
+import numpy as np
+import pytest
+
+from app.bootstrap import Container, bootstrap
+from app.settings import Settings
+from domain.catalog import BUILTIN, find_variant
+from domain.jobs import is_terminal_type
+from domain.speech import SpeechChunkSynthesized, SpeechParams
+from eventstore.base import RecordedEvent
+from migrations.api import upgrade
+from tests.wer import word_error_rate
+from workers.engines.audio import decode_audio, encode_audio
+from workers.engines.base import SAMPLE_RATE
+from workers.engines.model_files import ModelFiles
+from workers.engines.registry import EngineRegistry
+from workers.engines.whisper import WhisperEngine
+from workers.runtime import WorkerRuntime, install
+from workers.speech_jobs import SPEECH_ACTOR
+
+PIPER = "Piper-Joe-Medium"
+PIPER_RATE = 22_050
+SENTENCES = (
+    "The quick brown fox jumps over the lazy dog.",
+    "She sells sea shells by the sea shore.",
+    "Please call me tomorrow morning.",
+)
+PLAIN_TEXT = (
+    "The weather was warm and sunny all day. Please call me tomorrow morning. "
+    "We will meet at the library after lunch."
+)
+LONG_TEXT = " ".join(f"This is sentence number {n} of a long story." for n in range(1, 13))
+CHUNK = "speech.chunk_synthesized"
+
+
+@pytest.fixture(scope="module")
+def engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineRegistry]:
+    """One registry for the module, so Piper loads once."""
+    registry = EngineRegistry(BUILTIN, ModelFiles(tmp_path_factory.mktemp("models")))
+    yield registry
+    registry.close()
+
+
+def worker_runtime(container: Container, engines: EngineRegistry, worker_id: str) -> WorkerRuntime:
+    runtime = WorkerRuntime(
+        store=container.store,
+        worker_id=worker_id,
+        catalog=container.catalog,
+        model_files=engines.model_files,
+        engines=engines,
+        media=container.media,
+    )
+    install(runtime)
+    return runtime
+
+
+@pytest.fixture
+def container(tmp_path: Path) -> Iterator[Container]:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        job_min_backoff_ms=50,
+        job_max_backoff_ms=200,
+        broker_poll_interval=0.05,
+        broker_lease_seconds=5,
+    )
+    upgrade(settings.resolved_database_url)
+    built = bootstrap(settings)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def worker(container: Container) -> Iterator[Callable[[], dramatiq.Worker]]:
+    running: list[dramatiq.Worker] = []
+
+    def start() -> dramatiq.Worker:
+        instance = dramatiq.Worker(container.broker, worker_threads=1, worker_timeout=100)
+        instance.start()
+        running.append(instance)
+        return instance
+
+    yield start
+    for instance in running:
+        instance.stop(timeout=5000)
+
+
+def submit(container: Container, text: str, **fields: Any) -> str:
+    params = SpeechParams(input=text, **{"model": PIPER, **fields})
+    return str(container.jobs.submit("speech", SPEECH_ACTOR, params.model_dump(mode="json")))
+
+
+def wait_for(
+    container: Container, stream_id: str, done: Callable[[list[RecordedEvent]], bool], timeout: float = 60.0
+) -> list[RecordedEvent]:
+    deadline = time.monotonic() + timeout
+    events = container.store.read_stream(stream_id)
+    while not done(events):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{stream_id} timed out: {[e.type for e in events]}")
+        time.sleep(0.02)
+        events = container.store.read_stream(stream_id)
+    return events
+
+
+def ended(events: list[RecordedEvent]) -> bool:
+    return bool(events) and is_terminal_type(events[-1].type)
+
+
+def chunks_of(events: list[RecordedEvent]) -> list[SpeechChunkSynthesized]:
+    return [SpeechChunkSynthesized.model_validate(e.data) for e in events if e.type == CHUNK]
+
+
+def stored_samples(container: Container, chunks: list[SpeechChunkSynthesized]) -> np.ndarray:
+    return np.concatenate([np.frombuffer(container.media.read(c.media), dtype="<f4") for c in chunks])
+
+
+def test_each_sentence_is_a_chunk_event_with_its_audio_in_the_media_store(
+    container: Container, engines: EngineRegistry, worker: Callable[[], dramatiq.Worker]
+) -> None:
+    worker_runtime(container, engines, "speech-worker")
+    worker()
+    stream_id = submit(container, "  ".join(SENTENCES) + " ...")
+    events = wait_for(container, stream_id, ended)
+
+    assert [e.type for e in events] == [
+        "speech.requested",
+        "speech.queued",
+        "speech.started",
+        "speech.synthesis_planned",
+        CHUNK,
+        CHUNK,
+        CHUNK,
+        "speech.completed",
+    ]
+    plan = events[3].data
+    assert plan == {"model": PIPER, "voice": "default", "sample_rate": PIPER_RATE, "sentence_count": 3}
+    chunks = chunks_of(events)
+    assert [c.sequence for c in chunks] == [0, 1, 2]
+    assert [c.text for c in chunks] == list(SENTENCES)  # the trailing "..." has nothing to say
+    assert [c.is_final for c in chunks] == [False, False, True]
+    for chunk in chunks:
+        assert chunk.sample_rate == PIPER_RATE and chunk.sample_format == "f32le"
+        assert container.media.size(chunk.media) == chunk.sample_count * 4
+        assert chunk.sample_count > PIPER_RATE // 2  # every sentence lasts well over half a second
+        assert chunk.generation_ms > 0
+    samples = stored_samples(container, chunks)
+    assert np.abs(samples).max() > 0.1  # real speech, not silence
+
+    result = events[-1].data["result"]
+    total = sum(c.sample_count for c in chunks)
+    assert result["model"] == PIPER and result["voice"] == "default"
+    assert result["chunk_count"] == 3 and result["sample_count"] == total
+    assert result["audio_duration_secs"] == pytest.approx(total / PIPER_RATE, abs=1e-3)
+    assert result["tokens_generated"] is None
+    assert 0 < result["rtf"] < 5
+    assert result["generation_time_ms"] == pytest.approx(sum(c.generation_ms for c in chunks), abs=0.5)
+
+
+def test_piper_speech_is_intelligible_to_whisper(
+    container: Container, engines: EngineRegistry, worker: Callable[[], dramatiq.Worker], tmp_path: Path
+) -> None:
+    worker_runtime(container, engines, "speech-worker")
+    worker()
+    events = wait_for(container, submit(container, PLAIN_TEXT), ended)
+    assert events[-1].type == "speech.completed"
+    wav = encode_audio(stored_samples(container, chunks_of(events)), PIPER_RATE, "wav")
+
+    variant = find_variant("Whisper-Tiny.en")
+    assert variant is not None
+    whisper = WhisperEngine.load(ModelFiles(tmp_path / "models").materialize(variant), model_id=variant.id)
+    try:
+        _, segments = whisper.transcribe(decode_audio(wav, SAMPLE_RATE), language="en")
+        heard = " ".join(segment.text for segment in segments)
+    finally:
+        whisper.close()
+    assert word_error_rate(PLAIN_TEXT, heard) <= 0.15, heard
+
+
+def test_an_unknown_voice_fails_the_job_as_an_input_error_before_any_audio(
+    container: Container, engines: EngineRegistry, worker: Callable[[], dramatiq.Worker]
+) -> None:
+    worker_runtime(container, engines, "speech-worker")
+    worker()
+    events = wait_for(container, submit(container, "Hello there.", voice="alloy"), ended)
+    types = [e.type for e in events]
+    assert types == ["speech.requested", "speech.queued", "speech.started", "speech.failed"]
+    failed = events[-1].data
+    assert failed["error_type"] == "invalid_request_error" and failed["param"] == "voice"
+    assert "'alloy'" in failed["error"] and PIPER in failed["error"] and "default" in failed["error"]
+
+
+def test_espeak_takes_its_own_voice_names_and_refuses_an_unknown_language(
+    container: Container, engines: EngineRegistry, worker: Callable[[], dramatiq.Worker]
+) -> None:
+    worker_runtime(container, engines, "speech-worker")
+    worker()
+    spoken = submit(container, "Bonjour. Au revoir.", model="eSpeak-NG", voice="fr")
+    unknown = submit(container, "Hello.", model="eSpeak-NG", language="xx")
+    events = wait_for(container, spoken, ended)
+    assert events[-1].type == "speech.completed", events[-1].data
+    assert [c.text for c in chunks_of(events)] == ["Bonjour.", "Au revoir."]
+    assert all(c.sample_count > 0 for c in chunks_of(events))
+    failed = wait_for(container, unknown, ended)[-1]
+    assert failed.type == "speech.failed" and failed.data["param"] == "language"
+    assert "'xx'" in failed.data["error"] and "eSpeak-NG" in failed.data["error"]
+
+
+def test_nothing_to_say_is_an_input_error(
+    container: Container, engines: EngineRegistry, worker: Callable[[], dramatiq.Worker]
+) -> None:
+    worker_runtime(container, engines, "speech-worker")
+    worker()
+    failed = wait_for(container, submit(container, "?! ... --"), ended)[-1]
+    assert failed.type == "speech.failed" and failed.data["param"] == "input"
+
+
+def test_a_job_redelivered_after_a_crash_resumes_without_duplicating_chunks(
+    container: Container, engines: EngineRegistry
+) -> None:
+    crashing = worker_runtime(container, engines, "crashing-worker")
+    first = dramatiq.Worker(container.broker, worker_threads=1, worker_timeout=100)
+    first.start()
+    stream_id = submit(container, LONG_TEXT)
+    wait_for(container, stream_id, lambda events: len(chunks_of(events)) >= 2)
+    # The worker goes away between two sentences: it records nothing more, the message returns
+    # to the queue, and the next worker finds a job that is still "running".
+    crashing.stopping.set()
+    first.stop(timeout=10_000)
+    container.broker.close()
+    before = container.store.read_stream(stream_id)
+    assert not ended(before)
+    recorded_before = chunks_of(before)
+    assert 2 <= len(recorded_before) < 12
+
+    restarted = bootstrap(container.settings)
+    worker_runtime(restarted, engines, "next-worker")
+    second = dramatiq.Worker(restarted.broker, worker_threads=1, worker_timeout=100)
+    second.start()
+    try:
+        events = wait_for(restarted, stream_id, ended)
+    finally:
+        second.stop(timeout=5000)
+        restarted.close()
+
+    types = [e.type for e in events]
+    assert types[-1] == "speech.completed"
+    assert types.count("speech.synthesis_planned") == 1
+    assert types.count("speech.stale") == 1 and types.count("speech.started") == 2
+    chunks = chunks_of(events)
+    assert [c.sequence for c in chunks] == list(range(12))
+    assert chunks[: len(recorded_before)] == recorded_before  # kept as first recorded, not redone
+    assert [c.is_final for c in chunks].count(True) == 1 and chunks[-1].is_final
+    assert len({e.event_id for e in events}) == len(events)
+    # Sentences recorded before the crash were skipped, not synthesized again: one object each.
+    stored = [path for path in container.settings.media_dir.rglob("*") if path.is_file()]
+    assert sorted(path.name for path in stored) == sorted(c.media for c in chunks)
+    result = events[-1].data["result"]
+    assert result["chunk_count"] == 12 and result["sample_count"] == sum(c.sample_count for c in chunks)
