@@ -2,7 +2,11 @@
 
 The worker appends the generated text as ``<category>.text_generated`` events, each holding
 the deltas produced since the previous one (batched, so a fast model does not pay one
-database write per token). The completed result holds the whole outcome.
+database write per token). They carry only the answer's content: a tool call's text is held
+back by the worker and never appears in them. The completed result holds the whole outcome:
+``model``, ``text`` (the raw output), ``content`` (what the ``text_generated`` events add up
+to), ``tool_calls`` (OpenAI shape), ``finish_reason``, ``usage`` (``usage()`` below) and
+timings (``generation_time_ms``, ``time_to_first_token_ms``, ``tokens_per_second``).
 """
 
 from __future__ import annotations

@@ -1,9 +1,21 @@
 """The text generation actor behind chat completions and responses.
 
-Params (written by the HTTP routes): ``model``, ``messages`` (OpenAI chat messages, already
-normalised), and the sampling options ``max_tokens``, ``temperature``, ``top_p``,
-``presence_penalty``, ``frequency_penalty``, ``stop``, ``tools``, ``grammar``. The stream's
+Params (written by the HTTP routes, see ``app.chat_request``): ``model``, ``messages`` (OpenAI
+chat messages, already normalised), the sampling options ``max_tokens``, ``temperature``,
+``top_p``, ``presence_penalty``, ``frequency_penalty``, ``stop``, ``seed``, and ``tools``
+(OpenAI chat-shaped definitions), ``tool_choice`` (``"auto"``, ``"none"``, ``"required"`` or
+``{"type": "function", "function": {"name": …}}``), ``grammar`` (GBNF). Other params
+(``enable_thinking``, ``user``) are recorded with the request and not used here. The stream's
 category (``chat`` or ``response``) only names the events; the work is the same.
+
+Offered tools are rendered by the model's chat template, and the output is split as it is
+generated (``domain.tool_calls.ToolCallFilter``): ``<category>.text_generated`` events carry
+only content, never a tool call's JSON. A forced ``tool_choice`` constrains sampling with a
+grammar built from the tool's parameters schema, so the answer is always a valid call.
+
+The completed result: ``model``, ``text`` (the raw output), ``content`` (the text outside tool
+calls; what the ``text_generated`` events add up to), ``tool_calls`` (OpenAI shape, ids
+``call_…``), ``finish_reason`` (``tool_calls`` when there are calls), ``usage``, and timings.
 
 Generation cannot resume half-way (sampling is not repeatable), so a message redelivered
 after a worker died mid-generation fails the job visibly instead of appending a second,
@@ -12,10 +24,13 @@ different continuation.
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from domain.generation import ACTOR, TextGenerated, usage
+from domain.tool_calls import ToolCallFilter, forced_call_schema, tool_names
 from workers import runtime
 from workers.actors import job_actor
 from workers.engines.base import CapabilityError, CompletionRequest
@@ -25,7 +40,25 @@ FLUSH_SECONDS = 0.05
 """Deltas are batched into one event at most this often (and checked for a cancel)."""
 
 
-def _request(params: dict[str, Any]) -> CompletionRequest:
+def forced_tool_grammar(tools: Sequence[Mapping[str, Any]], tool_choice: object) -> str | None:
+    """The GBNF grammar that makes the output one call a forced ``tool_choice`` allows, else None."""
+    try:
+        schema = forced_call_schema(tools, tool_choice)
+    except ValueError as error:
+        raise JobInputError(str(error), param="tool_choice") from error
+    if schema is None:
+        return None
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    try:
+        return json_schema_to_gbnf(json.dumps(schema), prop_order=["name", "arguments"])
+    except Exception as error:  # the converter raises many kinds for schemas it cannot express
+        raise JobInputError(
+            f"The tool's parameters schema cannot be turned into a grammar: {error}", param="tools"
+        ) from error
+
+
+def _request(params: dict[str, Any], tools: list[dict[str, Any]], grammar: str | None) -> CompletionRequest:
     return CompletionRequest(
         messages=params["messages"],
         max_tokens=params.get("max_tokens"),
@@ -34,10 +67,27 @@ def _request(params: dict[str, Any]) -> CompletionRequest:
         presence_penalty=params.get("presence_penalty"),
         frequency_penalty=params.get("frequency_penalty"),
         stop=tuple(params.get("stop") or ()),
-        grammar=params.get("grammar"),
-        tools=tuple(params.get("tools") or ()),
+        grammar=grammar,
+        tools=tuple(tools),
         extra={key: params[key] for key in ("seed", "top_k") if params.get(key) is not None},
     )
+
+
+def _tool_setup(params: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None, ToolCallFilter | None]:
+    """The tools to render, the grammar to sample with, and the splitter for the output."""
+    tools = list(params.get("tools") or ())
+    choice = params.get("tool_choice") or "auto"
+    grammar = params.get("grammar")
+    if choice == "none" or (not tools and choice == "auto"):
+        return [], grammar, None
+    forced = forced_tool_grammar(tools, choice)  # a forced choice with no matching tool is refused
+    if forced is not None:
+        if grammar:
+            raise JobInputError(
+                "A forced tool_choice cannot be combined with a grammar.", param="tool_choice"
+            )
+        grammar = forced
+    return tools, grammar, ToolCallFilter(tool_names(tools))
 
 
 @job_actor(ACTOR, queue="default")
@@ -53,10 +103,11 @@ def generate_text(run: JobRun) -> dict[str, Any] | None:
     variant = runtime.current().catalog.find(str(params.get("model", "")))
     if variant is None:
         raise JobInputError(f"Unknown model {params.get('model')!r}.", param="model")
+    tools, grammar, splitter = _tool_setup(params)
     engine = runtime.engines().get(variant)
     started = time.perf_counter()
     try:
-        chunks = engine.complete(_request(params))
+        chunks = engine.complete(_request(params, tools, grammar))
     except CapabilityError as error:
         raise JobInputError(str(error), param="messages") from error
 
@@ -69,10 +120,11 @@ def generate_text(run: JobRun) -> dict[str, Any] | None:
 
     def flush() -> None:
         nonlocal sequence, last_flush
-        if pending:
-            run.append(TextGenerated(sequence=sequence, text="".join(pending)), sequence)
+        text = "".join(pending)
+        pending.clear()
+        if text:
+            run.append(TextGenerated(sequence=sequence, text=text), sequence)
             sequence += 1
-            pending.clear()
         last_flush = time.perf_counter()
         run.check_cancelled()
 
@@ -82,7 +134,7 @@ def generate_text(run: JobRun) -> dict[str, Any] | None:
                 if first_token_ms is None:
                     first_token_ms = (time.perf_counter() - started) * 1000
                 pieces.append(chunk.text)
-                pending.append(chunk.text)
+                pending.append(splitter.feed(chunk.text) if splitter else chunk.text)
             if chunk.finish_reason is not None:
                 final = chunk
             if time.perf_counter() - last_flush >= FLUSH_SECONDS:
@@ -91,14 +143,21 @@ def generate_text(run: JobRun) -> dict[str, Any] | None:
         close = getattr(chunks, "close", None)
         if callable(close):
             close()  # a cancel mid-stream releases the model at once
+    if splitter:
+        pending.append(splitter.finish())
     flush()
     elapsed = time.perf_counter() - started
     prompt_tokens = final.prompt_tokens or 0 if final else 0
     completion_tokens = final.completion_tokens or 0 if final else 0
+    text = "".join(pieces)
+    calls = [call.to_openai() for call in splitter.tool_calls] if splitter else []
+    finish_reason = final.finish_reason if final and final.finish_reason else "stop"
     return {
         "model": variant.id,
-        "text": "".join(pieces),
-        "finish_reason": final.finish_reason if final else "stop",
+        "text": text,
+        "content": splitter.content if splitter else text,
+        "tool_calls": calls,
+        "finish_reason": "tool_calls" if calls else finish_reason,
         "usage": usage(prompt_tokens, completion_tokens),
         "generation_time_ms": round(elapsed * 1000, 1),
         "time_to_first_token_ms": round(first_token_ms, 1) if first_token_ms is not None else None,

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 DEFAULT_CONTEXT = 4096
 
 TEXT_PART_TYPES = frozenset({"text", "input_text", "output_text"})
-_PART_CAPABILITIES: dict[str, str] = {
+PART_CAPABILITIES: dict[str, str] = {
     "image_url": "image input",
     "image": "image input",
     "input_image": "image input",
@@ -62,7 +62,7 @@ def text_only_messages(messages: Sequence[Mapping[str, Any]], model_id: str) -> 
                 kind = part.get("type", "text") if isinstance(part, Mapping) else "text"
                 if kind not in TEXT_PART_TYPES:
                     raise CapabilityError(
-                        model_id, _PART_CAPABILITIES.get(kind, f"{kind!r} content"), "it reads text only"
+                        model_id, PART_CAPABILITIES.get(kind, f"{kind!r} content"), "it reads text only"
                     )
                 texts.append(str(part.get("text", "")) if isinstance(part, Mapping) else str(part))
             message = {**message, "content": "".join(texts)}
