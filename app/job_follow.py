@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,7 +72,7 @@ class JobFollower:
 
     async def events(
         self, stream_id: str, *, after: int = 0, cancel_on_disconnect: bool = True
-    ) -> AsyncIterator[RecordedEvent]:
+    ) -> AsyncGenerator[RecordedEvent, None]:
         """The stream's events after ``after``, ending with its terminal event.
 
         If the consumer stops early (a client disconnect) and ``cancel_on_disconnect`` is set,
