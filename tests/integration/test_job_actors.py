@@ -144,7 +144,7 @@ def test_retries_run_out_and_the_job_fails(container: Container, worker: Callabl
     assert types.count("probe.retrying") == 2
     assert types[-1] == "probe.failed"
     failed = container.store.read_stream(stream_id)[-1]
-    assert failed.data == {"error": "RuntimeError: never works", "error_type": "runtime_error"}
+    assert failed.data == {"error": "RuntimeError: never works", "error_type": "runtime_error", "param": None}
     assert settled_queue(container, ["dead"]) == ["dead"]
 
 
