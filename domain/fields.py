@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from domain.errors import DomainError
 
 TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
 FALSE_WORDS = frozenset({"false", "0", "no", "off", ""})
+
+_Number = TypeVar("_Number", int, float)
 
 
 class FieldError(DomainError):
@@ -67,26 +69,32 @@ def optional_bool(body: Mapping[str, Any], name: str, *, form: bool = False) -> 
     raise _must_be(name, "true or false")
 
 
+def _number_field(body: Mapping[str, Any], name: str, kind: type[_Number], *, form: bool) -> _Number | None:
+    """The field as ``kind``: a form's text is parsed, a JSON value must be one already."""
+    value = body.get(name)
+    if value is None or (form and value == ""):
+        return None
+    what = "an integer" if kind is int else "a number"
+    if isinstance(value, bool):
+        raise _must_be(name, what)
+    if form:
+        try:
+            return kind(value)
+        except (TypeError, ValueError):
+            raise _must_be(name, what) from None
+    json_types = (int,) if kind is int else (int, float)
+    # Python's JSON parser reads NaN and Infinity, which are not JSON numbers.
+    if not isinstance(value, json_types) or (isinstance(value, float) and not math.isfinite(value)):
+        raise _must_be(name, what)
+    return kind(value)
+
+
 def optional_number(
     body: Mapping[str, Any], name: str, low: float, high: float | None = None, *, form: bool = False
 ) -> float | None:
     """A number from ``low`` to ``high`` (inclusive; no upper bound when ``high`` is None)."""
-    value = body.get(name)
-    if value is None or (form and value == ""):
-        return None
-    if isinstance(value, bool):
-        raise _must_be(name, "a number")
-    if form:
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise _must_be(name, "a number") from None
-    # Python's JSON parser reads NaN and Infinity, which are not JSON numbers.
-    elif isinstance(value, int | float) and math.isfinite(value):
-        number = float(value)
-    else:
-        raise _must_be(name, "a number")
-    if number < low or (high is not None and number > high):
+    number = _number_field(body, name, float, form=form)
+    if number is not None and (number < low or (high is not None and number > high)):
         bounds = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
         raise _must_be(name, bounds)
     return number
@@ -95,20 +103,7 @@ def optional_number(
 def optional_int(
     body: Mapping[str, Any], name: str, minimum: int | None = None, *, form: bool = False
 ) -> int | None:
-    value = body.get(name)
-    if value is None or (form and value == ""):
-        return None
-    if isinstance(value, bool):
-        raise _must_be(name, "an integer")
-    if form:
-        try:
-            number = int(value)
-        except (TypeError, ValueError):
-            raise _must_be(name, "an integer") from None
-    elif isinstance(value, int):
-        number = value
-    else:
-        raise _must_be(name, "an integer")
-    if minimum is not None and number < minimum:
+    number = _number_field(body, name, int, form=form)
+    if number is not None and minimum is not None and number < minimum:
         raise _must_be(name, f"at least {minimum}")
     return number
