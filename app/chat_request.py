@@ -1,7 +1,7 @@
 """Chat request fields, checked and normalised into the ``generate_text`` actor's params.
 
 Shared by ``POST /v1/chat/completions`` and the responses route. Every check raises
-``ApiError(400, …, param=<the field>)`` before anything is submitted. The OpenAI compatibility
+``FieldError(…, param=<the field>)`` (a 400) before anything is submitted. The OpenAI compatibility
 profile (``SAUTI_OPENAI_COMPAT_PROFILE``) decides what is refused: ``strict`` (the default)
 refuses fields Sauti cannot honour exactly (a non-zero ``frequency_penalty``, a ``stop``, a
 forced ``tool_choice``); ``relaxed`` passes them to the runtime.
@@ -25,14 +25,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from app.errors import ApiError
 from domain.catalog import ModelVariant
+from domain.fields import FieldError, optional_bool, optional_int, optional_number, optional_str
 from workers.engines.base import CapabilityError
 from workers.engines.llm import PART_CAPABILITIES, TEXT_PART_TYPES
 
@@ -42,58 +41,17 @@ TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _RELAXED_HINT = "set SAUTI_OPENAI_COMPAT_PROFILE=relaxed to pass it to the runtime"
 
 
-def _bad(message: str, param: str) -> ApiError:
-    return ApiError(400, message, param=param)
-
-
-# --- scalar fields ---------------------------------------------------------------------------
-
-
-def optional_number(body: Mapping[str, Any], name: str, low: float, high: float) -> float | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise _bad(f"`{name}` must be a number.", name)
-    if not low <= value <= high:
-        raise _bad(f"`{name}` must be between {low:g} and {high:g}.", name)
-    return float(value)
-
-
-def optional_int(body: Mapping[str, Any], name: str, minimum: int | None = None) -> int | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _bad(f"`{name}` must be an integer.", name)
-    if minimum is not None and value < minimum:
-        raise _bad(f"`{name}` must be at least {minimum}.", name)
-    return value
-
-
-def optional_bool(body: Mapping[str, Any], name: str) -> bool | None:
-    value = body.get(name)
-    if value is not None and not isinstance(value, bool):
-        raise _bad(f"`{name}` must be true or false.", name)
-    return value
-
-
-def optional_str(body: Mapping[str, Any], name: str) -> str | None:
-    value = body.get(name)
-    if value is not None and not isinstance(value, str):
-        raise _bad(f"`{name}` must be a string.", name)
-    return value
-
-
 def _stop(body: Mapping[str, Any], profile: Profile) -> list[str]:
     value = body.get("stop")
     if value is None or value == "" or value == []:
         return []
     stops = [value] if isinstance(value, str) else value
     if not isinstance(stops, list) or not all(isinstance(s, str) and s for s in stops) or len(stops) > 4:
-        raise _bad("`stop` must be a string or a list of up to 4 non-empty strings.", "stop")
+        raise FieldError("`stop` must be a string or a list of up to 4 non-empty strings.", "stop")
     if profile == "strict":
-        raise _bad(f"`stop` is not supported in the strict compatibility profile; {_RELAXED_HINT}.", "stop")
+        raise FieldError(
+            f"`stop` is not supported in the strict compatibility profile; {_RELAXED_HINT}.", "stop"
+        )
     return stops
 
 
@@ -149,7 +107,7 @@ def sampling_params(
                 params[name] = number
     penalty = params.get("frequency_penalty")
     if profile == "strict" and penalty:
-        raise _bad(
+        raise FieldError(
             f"`frequency_penalty` must be 0 or null in the strict compatibility profile; {_RELAXED_HINT}.",
             "frequency_penalty",
         )
@@ -162,19 +120,19 @@ def sampling_params(
 def _check_parts(parts: list[Any], variant: ModelVariant, where: str, param: str) -> None:
     for index, part in enumerate(parts):
         if not isinstance(part, Mapping) or not isinstance(part.get("type"), str):
-            raise _bad(f"{where}.content[{index}] must be an object with a `type`.", param)
+            raise FieldError(f"{where}.content[{index}] must be an object with a `type`.", param)
         kind = part["type"]
         if kind in TEXT_PART_TYPES:
             if not isinstance(part.get("text"), str):
-                raise _bad(f"{where}.content[{index}].text must be a string.", param)
+                raise FieldError(f"{where}.content[{index}].text must be a string.", param)
             continue
         capability = PART_CAPABILITIES.get(kind)
         if capability is None:
-            raise _bad(f"{where}.content[{index}] has an unsupported type {kind!r}.", param)
+            raise FieldError(f"{where}.content[{index}] has an unsupported type {kind!r}.", param)
         if capability.replace(" ", "_") not in variant.modalities:
             inputs = [m.removesuffix("_input") for m in variant.modalities if m.endswith("_input")]
             detail = "it reads text only" if inputs == ["text"] else f"it reads {', '.join(inputs)}"
-            raise _bad(str(CapabilityError(variant.id, capability, detail)) + ".", param)
+            raise FieldError(str(CapabilityError(variant.id, capability, detail)) + ".", param)
 
 
 def _tool_call(raw: Any, where: str, param: str) -> dict[str, Any]:
@@ -187,7 +145,7 @@ def _tool_call(raw: Any, where: str, param: str) -> dict[str, Any]:
         or not isinstance(function.get("name"), str)
         or not isinstance(function.get("arguments"), str | Mapping)
     ):
-        raise _bad(
+        raise FieldError(
             f"{where} must be {{'id': str, 'type': 'function', "
             "'function': {'name': str, 'arguments': JSON string}}.",
             param,
@@ -208,15 +166,15 @@ def _tool_call(raw: Any, where: str, param: str) -> dict[str, Any]:
 def _message(raw: Any, index: int, variant: ModelVariant, param: str) -> dict[str, Any]:
     where = f"{param}[{index}]"
     if not isinstance(raw, Mapping):
-        raise _bad(f"{where} must be an object with a `role` and `content`.", param)
+        raise FieldError(f"{where} must be an object with a `role` and `content`.", param)
     role = raw.get("role")
     if role not in ROLES:
-        raise _bad(f"{where}.role must be one of {', '.join(ROLES)}; got {role!r}.", param)
+        raise FieldError(f"{where}.role must be one of {', '.join(ROLES)}; got {role!r}.", param)
     message: dict[str, Any] = {"role": role}
     calls = raw.get("tool_calls")
     if calls is not None:
         if role != "assistant" or not isinstance(calls, list):
-            raise _bad(f"{where}.tool_calls must be a list, on an assistant message.", param)
+            raise FieldError(f"{where}.tool_calls must be a list, on an assistant message.", param)
         if calls:
             message["tool_calls"] = [
                 _tool_call(c, f"{where}.tool_calls[{i}]", param) for i, c in enumerate(calls)
@@ -230,14 +188,14 @@ def _message(raw: Any, index: int, variant: ModelVariant, param: str) -> dict[st
     elif content is None and role == "assistant" and "tool_calls" in message:
         message["content"] = ""  # templates that concatenate content fail on None
     else:
-        raise _bad(f"{where}.content must be a string or a list of content parts.", param)
+        raise FieldError(f"{where}.content must be a string or a list of content parts.", param)
     if role == "tool":
         if not isinstance(raw.get("tool_call_id"), str):
-            raise _bad(f"{where}.tool_call_id must be the id of the call this answers.", param)
+            raise FieldError(f"{where}.tool_call_id must be the id of the call this answers.", param)
         message["tool_call_id"] = raw["tool_call_id"]
     if raw.get("name") is not None:
         if not isinstance(raw["name"], str):
-            raise _bad(f"{where}.name must be a string.", param)
+            raise FieldError(f"{where}.name must be a string.", param)
         message["name"] = raw["name"]
     return message
 
@@ -251,7 +209,7 @@ def normalize_messages(
     CapabilityError stays the backstop). Assistant ``tool_calls`` arguments become objects.
     """
     if not isinstance(raw, list) or not raw:
-        raise _bad(f"`{param}` must be a non-empty array of messages.", param)
+        raise FieldError(f"`{param}` must be a non-empty array of messages.", param)
     return [_message(item, index, variant, param) for index, item in enumerate(raw)]
 
 
@@ -261,20 +219,22 @@ def normalize_messages(
 def _tool(raw: Any, index: int, param: str) -> dict[str, Any]:
     function = raw.get("function") if isinstance(raw, Mapping) else None
     if not isinstance(raw, Mapping) or raw.get("type") != "function" or not isinstance(function, Mapping):
-        raise _bad(f"{param}[{index}] must be {{'type': 'function', 'function': {{'name': …}}}}.", param)
+        raise FieldError(
+            f"{param}[{index}] must be {{'type': 'function', 'function': {{'name': …}}}}.", param
+        )
     name = function.get("name")
     if not isinstance(name, str) or not TOOL_NAME.match(name):
-        raise _bad(f"{param}[{index}].function.name must be 1-64 letters, digits, _ or -.", param)
+        raise FieldError(f"{param}[{index}].function.name must be 1-64 letters, digits, _ or -.", param)
     tool: dict[str, Any] = {"name": name}
     description = function.get("description")
     if description is not None:
         if not isinstance(description, str):
-            raise _bad(f"{param}[{index}].function.description must be a string.", param)
+            raise FieldError(f"{param}[{index}].function.description must be a string.", param)
         tool["description"] = description
     parameters = function.get("parameters")
     if parameters is not None:
         if not isinstance(parameters, Mapping):
-            raise _bad(f"{param}[{index}].function.parameters must be a JSON schema object.", param)
+            raise FieldError(f"{param}[{index}].function.parameters must be a JSON schema object.", param)
         tool["parameters"] = dict(parameters)
     return {"type": "function", "function": tool}
 
@@ -284,12 +244,12 @@ def normalize_tools(raw: object, *, param: str = "tools") -> list[dict[str, Any]
     if raw is None:
         return []
     if not isinstance(raw, list):
-        raise _bad(f"`{param}` must be an array of tools.", param)
+        raise FieldError(f"`{param}` must be an array of tools.", param)
     tools = [_tool(item, index, param) for index, item in enumerate(raw)]
     names = [tool["function"]["name"] for tool in tools]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
-        raise _bad(f"`{param}` names a function more than once: {', '.join(duplicates)}.", param)
+        raise FieldError(f"`{param}` names a function more than once: {', '.join(duplicates)}.", param)
     return tools
 
 
@@ -303,24 +263,24 @@ def normalize_tool_choice(
     if raw in ("auto", "none"):
         return str(raw)
     if profile == "strict":
-        raise _bad(
+        raise FieldError(
             f"`{param}` must be auto, none or null in the strict compatibility profile; "
             "set SAUTI_OPENAI_COMPAT_PROFILE=relaxed to force a tool call.",
             param,
         )
     if raw == "required":
         if not tools:
-            raise _bad(f"`{param}` is required, but no tools are given.", param)
+            raise FieldError(f"`{param}` is required, but no tools are given.", param)
         return "required"
     function = raw.get("function") if isinstance(raw, Mapping) else None
     name = function.get("name") if isinstance(function, Mapping) else None
     if not isinstance(raw, Mapping) or raw.get("type") != "function" or not isinstance(name, str):
-        raise _bad(
+        raise FieldError(
             f"`{param}` must be auto, none, required or {{'type': 'function', 'function': {{'name': …}}}}.",
             param,
         )
     if name not in {tool["function"]["name"] for tool in tools}:
-        raise _bad(f"`{param}` names the function {name!r}, which is not among the tools.", param)
+        raise FieldError(f"`{param}` names the function {name!r}, which is not among the tools.", param)
     return {"type": "function", "function": {"name": name}}
 
 
@@ -379,14 +339,16 @@ def parse_chat_request(body: Mapping[str, Any], variant: ModelVariant, profile: 
     """A chat completions body: the actor's params and how to answer (stream, usage chunk)."""
     n = optional_int(body, "n")
     if n is not None and n != 1:
-        raise _bad("`n` must be 1: one choice per request is supported.", "n")
+        raise FieldError("`n` must be 1: one choice per request is supported.", "n")
     stream = bool(optional_bool(body, "stream"))
     options = body.get("stream_options")
     if options is not None and not isinstance(options, Mapping):
-        raise _bad("`stream_options` must be an object.", "stream_options")
+        raise FieldError("`stream_options` must be an object.", "stream_options")
     include_usage = (options or {}).get("include_usage")
     if include_usage is not None and not isinstance(include_usage, bool):
-        raise _bad("`stream_options.include_usage` must be true or false.", "stream_options.include_usage")
+        raise FieldError(
+            "`stream_options.include_usage` must be true or false.", "stream_options.include_usage"
+        )
     params = generation_params(body, variant, profile)
     user = optional_str(body, "user")
     if user is not None:

@@ -11,6 +11,7 @@ from quart_schema import RequestSchemaValidationError
 from werkzeug.exceptions import HTTPException
 
 from domain.errors import InvalidTransition, NotFound
+from domain.fields import FieldError
 from eventstore.base import ConcurrencyError
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,11 @@ class ApiError(Exception):
         self.message = message
         self.param = param
         self.error_type = error_type or ERROR_TYPES.get(status, "server_error")
+
+    @classmethod
+    def from_field_error(cls, error: FieldError) -> ApiError:
+        """A request field the domain refused: a 400 naming it."""
+        return cls(400, error.message, param=error.param)
 
 
 def envelope(
@@ -81,6 +87,10 @@ def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(ApiError)
     async def _api_error(error: ApiError) -> Response:
         return error_response(error.status, error.message, param=error.param, error_type=error.error_type)
+
+    @app.errorhandler(FieldError)
+    async def _field_error(error: FieldError) -> Response:
+        return await _api_error(ApiError.from_field_error(error))
 
     @app.errorhandler(RequestSchemaValidationError)
     async def _schema_error(error: RequestSchemaValidationError) -> Response:

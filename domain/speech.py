@@ -7,7 +7,6 @@ never enters an event: each chunk's samples are a media object the chunk event r
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -15,8 +14,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from domain.catalog import ModelVariant
-from domain.errors import DomainError
 from domain.events import DomainEvent
+from domain.fields import FieldError, optional_bool, optional_int, optional_number, optional_str
 from domain.transcription import language_code
 
 CATEGORY = "speech"
@@ -47,15 +46,6 @@ EXPOSED_HEADERS: tuple[str, ...] = (
     "X-Generation-Time-Ms",
     "X-RTF",
 )
-
-
-class SpeechRequestError(DomainError):
-    """A speech request that can never succeed as sent (a 400 naming ``param``)."""
-
-    def __init__(self, message: str, *, param: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.param = param
 
 
 @dataclass(frozen=True)
@@ -98,7 +88,7 @@ def choose_format(
         return FormatChoice(requested=name, actual=_CANONICAL.get(name, name))
     if name not in COMPRESSED_FORMATS:
         native, compressed = ", ".join(sorted(NATIVE_FORMATS)), ", ".join(sorted(COMPRESSED_FORMATS))
-        raise SpeechRequestError(
+        raise FieldError(
             f"Unsupported response_format {requested!r}. Native formats: {native}; compressed: {compressed}.",
             param="response_format",
         )
@@ -106,7 +96,7 @@ def choose_format(
         return FormatChoice(requested=name, actual=name)
     if allow_fallback:
         return FormatChoice(requested=name, actual=FALLBACK_FORMAT, fallback=f"{name}->{FALLBACK_FORMAT}")
-    raise SpeechRequestError(
+    raise FieldError(
         f"response_format `{name}` is recognized, but no {name} encoder is available on this server "
         "(FFmpeg). Use wav, pcm_i16 or pcm_f32, or set `allow_format_fallback: true` to receive WAV bytes.",
         param="response_format",
@@ -142,54 +132,15 @@ class SpeechRequest:
     saved_voice_id: str | None = None
 
 
-def _text(body: Mapping[str, Any], name: str) -> str | None:
-    """A string field, stripped; None when absent, null or blank."""
-    value = body.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise SpeechRequestError(f"`{name}` must be a string.", param=name)
-    return value.strip() or None
-
-
-def _flag(body: Mapping[str, Any], name: str) -> bool:
-    value = body.get(name)
-    if value is None:
-        return False
-    if not isinstance(value, bool):
-        raise SpeechRequestError(f"`{name}` must be true or false.", param=name)
-    return value
-
-
-def _number(body: Mapping[str, Any], name: str, minimum: float, maximum: float) -> float | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise SpeechRequestError(f"`{name}` must be a number.", param=name)
-    if not minimum <= value <= maximum:
-        raise SpeechRequestError(f"`{name}` must be between {minimum:g} and {maximum:g}.", param=name)
-    return float(value)
-
-
-def _count(body: Mapping[str, Any], name: str, minimum: int) -> int | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise SpeechRequestError(f"`{name}` must be an integer of at least {minimum}.", param=name)
-    return value
-
-
 def _streaming(body: Mapping[str, Any]) -> bool:
     """SSE with ``stream: true`` or ``stream_format: sse``; OpenAI's ``stream_format: audio`` asks
     for the audio bytes as the body, which is what a non-SSE response is."""
-    stream = _flag(body, "stream")
-    stream_format = _text(body, "stream_format")
+    stream = bool(optional_bool(body, "stream"))
+    stream_format = optional_str(body, "stream_format", strip=True)
     if stream_format is None:
         return stream
     if stream_format.lower() not in ("sse", "audio"):
-        raise SpeechRequestError(
+        raise FieldError(
             f"Unsupported stream_format {stream_format!r}: use sse (or audio for the bytes).",
             param="stream_format",
         )
@@ -197,38 +148,38 @@ def _streaming(body: Mapping[str, Any]) -> bool:
 
 
 def parse_speech_request(body: Mapping[str, Any]) -> SpeechRequest:
-    """Every field but ``model``, checked; raises ``SpeechRequestError`` naming the field at fault."""
+    """Every field but ``model``, checked; raises ``FieldError`` naming the field at fault."""
     raw_input = body.get("input")
     if not isinstance(raw_input, str) or not raw_input.strip():
-        raise SpeechRequestError("`input` is required: the text to speak, a non-empty string.", param="input")
-    voice = _text(body, "voice")
-    speed = _number(body, "speed", MIN_SPEED, MAX_SPEED)
-    max_tokens = _count(body, "max_output_tokens", 0)
+        raise FieldError("`input` is required: the text to speak, a non-empty string.", param="input")
+    voice = optional_str(body, "voice", strip=True)
+    speed = optional_number(body, "speed", MIN_SPEED, MAX_SPEED)
+    max_tokens = optional_int(body, "max_output_tokens", 0)
     if max_tokens is None:
-        max_tokens = _count(body, "max_tokens", 0)
+        max_tokens = optional_int(body, "max_tokens", 0)
     request = SpeechRequest(
         input=raw_input,
         voice=None if voice is None or voice.lower() == DEFAULT_VOICE else voice,
-        response_format=_text(body, "response_format"),
-        allow_format_fallback=_flag(body, "allow_format_fallback"),
+        response_format=optional_str(body, "response_format", strip=True),
+        allow_format_fallback=bool(optional_bool(body, "allow_format_fallback")),
         stream=_streaming(body),
         speed=1.0 if speed is None else speed,
-        language=language_code(_text(body, "language")),
-        temperature=_number(body, "temperature", 0.0, 2.0),
-        top_k=_count(body, "top_k", 1),
+        language=language_code(optional_str(body, "language", strip=True)),
+        temperature=optional_number(body, "temperature", 0.0, 2.0),
+        top_k=optional_int(body, "top_k", 1),
         max_tokens=max_tokens,
-        instructions=_text(body, "instructions"),
-        reference_audio=_text(body, "reference_audio"),
-        reference_text=_text(body, "reference_text"),
-        saved_voice_id=_text(body, "saved_voice_id"),
+        instructions=optional_str(body, "instructions", strip=True),
+        reference_audio=optional_str(body, "reference_audio", strip=True),
+        reference_text=optional_str(body, "reference_text", strip=True),
+        saved_voice_id=optional_str(body, "saved_voice_id", strip=True),
     )
     if request.saved_voice_id and (request.reference_audio or request.reference_text):
-        raise SpeechRequestError(
+        raise FieldError(
             "Use either `saved_voice_id` or `reference_audio`/`reference_text`, not both.",
             param="saved_voice_id",
         )
     if request.reference_text and not request.reference_audio and not request.saved_voice_id:
-        raise SpeechRequestError(
+        raise FieldError(
             "`reference_text` is the transcript of `reference_audio`: send the audio too.",
             param="reference_text",
         )
@@ -239,17 +190,17 @@ def check_model_support(request: SpeechRequest, variant: ModelVariant) -> None:
     """Refuse the fields the model's capabilities lack, naming the model and the field."""
     capabilities = variant.speech
     if request.instructions and not (capabilities and capabilities.supports_voice_description):
-        raise SpeechRequestError(
+        raise FieldError(
             f"Model {variant.id} does not support `instructions` (voice design from a description).",
             param="instructions",
         )
     if request.reference_audio and not (capabilities and capabilities.supports_reference_voice):
-        raise SpeechRequestError(
+        raise FieldError(
             f"Model {variant.id} does not support `reference_audio` (voice cloning from a reference clip).",
             param="reference_audio",
         )
     if request.saved_voice_id and not variant.can("saved_voice_reuse"):
-        raise SpeechRequestError(
+        raise FieldError(
             f"Model {variant.id} does not support `saved_voice_id` (reusing a saved voice).",
             param="saved_voice_id",
         )

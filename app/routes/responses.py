@@ -24,13 +24,14 @@ from typing import Any
 from quart import Blueprint, Response, current_app, jsonify, request
 
 from app.bootstrap import Container, request_metadata
-from app.chat_request import FieldNames, generation_params, normalize_messages, optional_bool, optional_str
+from app.chat_request import FieldNames, generation_params, normalize_messages
 from app.errors import ApiError
 from app.job_follow import JobFollower, terminal_error
 from app.model_choice import resolve_model
 from app.requests import json_object
 from app.sse import sse_frame, sse_response
 from domain.events import stream_id as make_stream_id
+from domain.fields import optional_bool, optional_str
 from domain.generation import ACTOR
 from domain.jobs import is_terminal_type
 from domain.responses import (

@@ -35,7 +35,6 @@ from domain.speech import (
     SpeechChunkSynthesized,
     SpeechParams,
     SpeechRequest,
-    SpeechRequestError,
     SpeechSynthesisPlanned,
     check_model_support,
     choose_format,
@@ -103,18 +102,15 @@ async def _check(
     container: Container, body: dict[str, Any]
 ) -> tuple[SpeechParams, SpeechRequest, FormatChoice]:
     variant = await resolve_model(container, body.get("model"), SPEECH_ROUTE, what="speech")
-    try:
-        request = parse_speech_request(body)
-        check_model_support(request, variant)
-        # Asking FFmpeg for its encoders runs it once per process.
-        choice = await asyncio.to_thread(
-            choose_format,
-            request.response_format,
-            allow_fallback=request.allow_format_fallback,
-            encoder_available=encoder_available,
-        )
-    except SpeechRequestError as error:
-        raise ApiError(400, error.message, param=error.param) from None
+    request = parse_speech_request(body)
+    check_model_support(request, variant)
+    # Asking FFmpeg for its encoders runs it once per process.
+    choice = await asyncio.to_thread(
+        choose_format,
+        request.response_format,
+        allow_fallback=request.allow_format_fallback,
+        encoder_available=encoder_available,
+    )
     if request.saved_voice_id is not None:
         # Saved voices are not stored yet: no id can name one.
         raise ApiError(404, f"no saved voice {request.saved_voice_id}", param="saved_voice_id")

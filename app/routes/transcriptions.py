@@ -20,6 +20,7 @@ from app.job_follow import JobFollower, terminal_error
 from app.model_choice import resolve_model
 from app.sse import sse_frame, sse_response
 from app.uploads import AudioForm, read_audio_form, require_audio
+from domain.fields import FieldError, choice, optional_bool, optional_int, optional_number, optional_str
 from domain.jobs import is_terminal_type
 from domain.transcription import (
     ALIGN_ACTOR,
@@ -48,8 +49,6 @@ blueprint = Blueprint("transcriptions", __name__)
 
 DIAGNOSTICS_KEY = "sauti_asr_diagnostics"
 GRANULARITIES_PARAM = "timestamp_granularities[]"
-TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
-FALSE_WORDS = frozenset({"false", "0", "no", "off", ""})
 TEXT_TYPES = {"text": "text/plain", "srt": "application/x-subrip", "vtt": "text/vtt"}
 
 
@@ -60,66 +59,19 @@ def _container() -> Container:
 # --- reading the form -------------------------------------------------------------------
 
 
-def _text_field(fields: dict[str, Any], name: str) -> str | None:
-    value = fields.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ApiError(400, f"`{name}` must be a string.", param=name)
-    return value
-
-
-def _choice(fields: dict[str, Any], name: str, allowed: tuple[str, ...], default: str) -> str:
-    value = _text_field(fields, name)
-    if value is None or value == "":
-        return default
-    if value not in allowed:
-        raise ApiError(400, f"Unsupported {name} {value!r}: use one of {', '.join(allowed)}.", param=name)
-    return value
-
-
-def _flag(fields: dict[str, Any], name: str) -> bool:
-    value = fields.get(name)
-    if value is None or isinstance(value, bool):
-        return bool(value)
-    word = str(value).strip().lower() if isinstance(value, str | int) else None
-    if word in TRUE_WORDS | FALSE_WORDS:
-        return word in TRUE_WORDS
-    raise ApiError(400, f"`{name}` must be true or false.", param=name)
-
-
-def _number(fields: dict[str, Any], name: str, *, integer: bool) -> float | None:
-    value = fields.get(name)
-    if value is None or value == "":
-        return None
-    try:
-        if isinstance(value, bool):
-            raise ValueError
-        number = int(value) if integer else float(value)
-    except (TypeError, ValueError):
-        kind = "an integer" if integer else "a number"
-        raise ApiError(400, f"`{name}` must be {kind}.", param=name) from None
-    if number < 0 or (integer and number == 0):
-        raise ApiError(400, f"`{name}` must be positive.", param=name)
-    return number
-
-
 def _granularities(fields: dict[str, Any]) -> list[str]:
     raw = fields.get("timestamp_granularities", fields.get(GRANULARITIES_PARAM))
     if raw is None:
         return []
     values = raw.split(",") if isinstance(raw, str) else raw
     if not isinstance(values, list) or not all(isinstance(value, str) for value in values):
-        raise ApiError(
-            400, "`timestamp_granularities[]` must be a list of strings.", param=GRANULARITIES_PARAM
-        )
+        raise FieldError("`timestamp_granularities[]` must be a list of strings.", GRANULARITIES_PARAM)
     chosen = [value.strip() for value in values if value.strip()]
     for value in chosen:
         if value not in TIMESTAMP_GRANULARITIES:
-            raise ApiError(
-                400,
+            raise FieldError(
                 f"Unsupported timestamp granularity {value!r}: use word, segment or both.",
-                param=GRANULARITIES_PARAM,
+                GRANULARITIES_PARAM,
             )
     return chosen
 
@@ -132,20 +84,19 @@ class TranscriptionOptions:
 
     @classmethod
     def read(cls, fields: dict[str, Any]) -> TranscriptionOptions:
-        response_format = _choice(fields, "response_format", TRANSCRIPT_FORMATS, "json")
+        response_format = choice(fields, "response_format", TRANSCRIPT_FORMATS, "json")
         granularities = _granularities(fields)
         if granularities and response_format != "verbose_json":
-            raise ApiError(
-                400,
-                "`timestamp_granularities[]` requires response_format=verbose_json.",
-                param=GRANULARITIES_PARAM,
+            raise FieldError(
+                "`timestamp_granularities[]` requires response_format=verbose_json.", GRANULARITIES_PARAM
             )
         if response_format == "verbose_json" and not granularities:
             granularities = ["segment"]
         # Checked, then not used: the Whisper engine takes no token budget or sampling temperature.
-        _number(fields, "max_tokens", integer=True)
-        _number(fields, "temperature", integer=False)
-        return cls(response_format, tuple(dict.fromkeys(granularities)), _flag(fields, "stream"))
+        optional_int(fields, "max_tokens", 1, form=True)
+        optional_number(fields, "temperature", 0.0, form=True)
+        stream = bool(optional_bool(fields, "stream", form=True))
+        return cls(response_format, tuple(dict.fromkeys(granularities)), stream)
 
 
 # --- /v1/audio/transcriptions ------------------------------------------------------------
@@ -161,8 +112,8 @@ async def create_transcription() -> Response:
     form = await read_audio_form(container.settings.openai_audio_upload_limit_bytes)
     fields = form.fields
     options = TranscriptionOptions.read(fields)
-    language = _text_field(fields, "language")
-    prompt = _text_field(fields, "prompt")
+    language = optional_str(fields, "language")
+    prompt = optional_str(fields, "prompt")
     require_audio(form)
     variant = await resolve_model(
         container, fields.get("model"), "openai_audio_transcriptions", default_for="asr", what="transcription"
@@ -260,13 +211,13 @@ async def align_audio() -> Response:
     container = _container()
     form = await read_audio_form(container.settings.openai_audio_upload_limit_bytes)
     fields = form.fields
-    response_format = _choice(fields, "response_format", ALIGNMENT_FORMATS, "json")
-    text = _text_field(fields, "text") or _text_field(fields, "reference_text")
+    response_format = choice(fields, "response_format", ALIGNMENT_FORMATS, "json")
+    text = optional_str(fields, "text") or optional_str(fields, "reference_text")
     if text is None or not text.strip():
         raise ApiError(
             400, "`text` (or `reference_text`) is required: the words spoken in the audio.", param="text"
         )
-    language = _text_field(fields, "language")
+    language = optional_str(fields, "language")
     require_audio(form)
     variant = await resolve_model(
         container, fields.get("model"), "forced_alignment", default_for="alignment", what="forced alignment"

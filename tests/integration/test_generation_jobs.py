@@ -1,29 +1,29 @@
 """The text generation actor on the real embedded broker with the real Qwen2.5-Coder 0.5B model:
 deltas as events, usage, tool calls (model-chosen and forced by a grammar), cancellation and
-redelivery. The model loads once for the module."""
+redelivery. The model loads once for the session (the shared ``engines`` registry)."""
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import dramatiq
 import pytest
 
-from app.bootstrap import Container, bootstrap
+from app.bootstrap import Container
 from app.settings import Settings
 from domain.generation import ACTOR, TextGenerated
-from domain.jobs import is_terminal_type
 from eventstore.base import RecordedEvent, StoreTransaction
-from migrations.api import upgrade
+from tests.integration.conftest import wait_for_terminal
 from workers.dispatch import BrokerDispatcher
-from workers.engines.registry import EngineRegistry
-from workers.runtime import WorkerRuntime, install
 from workflows.jobs import JobRun, JobService
 
+pytestmark = pytest.mark.usefixtures("runtime")
+
 QWEN = "Qwen2.5-Coder-0.5B-Instruct-GGUF"
+GENERATION_TIMEOUT = 120.0
 WEATHER = {
     "type": "function",
     "function": {
@@ -53,54 +53,21 @@ CLOCK = {
 }
 
 
-@pytest.fixture(scope="module")
-def container(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Container]:
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("generation") / "data",
-        job_max_retries=0,
-        broker_poll_interval=0.05,
-    )
-    upgrade(settings.resolved_database_url)
-    built = bootstrap(settings)
-    engines = EngineRegistry(built.catalog, built.model_files)
-    install(
-        WorkerRuntime(
-            store=built.store,
-            worker_id="generation-test-worker",
-            catalog=built.catalog,
-            model_files=built.model_files,
-            engines=engines,
-            media=built.media,
-        )
-    )
-    yield built
-    engines.close()
-    built.close()
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """No retries: a failed generation is the outcome under test, not something to try again."""
+    return settings.model_copy(update={"job_max_retries": 0})
 
 
-@pytest.fixture(scope="module")
-def worker(container: Container) -> Iterator[dramatiq.Worker]:
-    instance = dramatiq.Worker(container.broker, worker_threads=1, worker_timeout=100)
-    instance.start()
-    yield instance
-    instance.stop(timeout=10_000)
-
-
-def wait_for_terminal(container: Container, stream_id: str, timeout: float = 120.0) -> list[RecordedEvent]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        events = container.store.read_stream(stream_id)
-        if events and is_terminal_type(events[-1].type):
-            return events
-        time.sleep(0.05)
-    raise AssertionError(
-        f"{stream_id} did not end: {[e.type for e in container.store.read_stream(stream_id)]}"
-    )
+@pytest.fixture(autouse=True)
+def running_worker(worker: Callable[[], dramatiq.Worker]) -> dramatiq.Worker:
+    """Every test here submits its jobs to a running worker."""
+    return worker()
 
 
 def generate(container: Container, **params: Any) -> tuple[dict[str, Any], list[RecordedEvent]]:
     stream_id = container.jobs.submit("chat", ACTOR, {"model": QWEN, "temperature": 0, **params})
-    events = wait_for_terminal(container, stream_id)
+    events = wait_for_terminal(container, stream_id, GENERATION_TIMEOUT)
     assert events[-1].type == "chat.completed", events[-1].data
     return events[-1].data["result"], events
 
@@ -128,7 +95,7 @@ def assert_matches_schema(value: Any, schema: dict[str, Any]) -> None:
             assert_matches_schema(item, properties[key])
 
 
-def test_text_arrives_as_batched_deltas_and_the_result_has_usage(container: Container, worker: Any) -> None:
+def test_text_arrives_as_batched_deltas_and_the_result_has_usage(container: Container) -> None:
     result, events = generate(
         container, messages=ask("Count from 1 to 10, separated by spaces."), max_tokens=24
     )
@@ -151,9 +118,7 @@ def test_text_arrives_as_batched_deltas_and_the_result_has_usage(container: Cont
     assert result["tokens_per_second"] > 0
 
 
-def test_a_model_chosen_tool_call_is_parsed_and_never_recorded_as_content(
-    container: Container, worker: Any
-) -> None:
+def test_a_model_chosen_tool_call_is_parsed_and_never_recorded_as_content(container: Container) -> None:
     result, events = generate(
         container, messages=ask("What is the weather in Paris right now?"), tools=[WEATHER], max_tokens=60
     )
@@ -168,7 +133,7 @@ def test_a_model_chosen_tool_call_is_parsed_and_never_recorded_as_content(
     assert "".join(deltas(events)) == ""
 
 
-def test_tool_choice_none_renders_no_tools(container: Container, worker: Any) -> None:
+def test_tool_choice_none_renders_no_tools(container: Container) -> None:
     result, _events = generate(
         container,
         messages=ask("What is the weather in Paris right now?"),
@@ -181,7 +146,7 @@ def test_tool_choice_none_renders_no_tools(container: Container, worker: Any) ->
     assert result["content"] == result["text"] != ""
 
 
-def test_a_forced_tool_choice_always_yields_a_valid_call(container: Container, worker: Any) -> None:
+def test_a_forced_tool_choice_always_yields_a_valid_call(container: Container) -> None:
     result, events = generate(
         container,
         messages=ask("Tell me a joke about cats."),
@@ -196,7 +161,7 @@ def test_a_forced_tool_choice_always_yields_a_valid_call(container: Container, w
     assert deltas(events) == []
 
 
-def test_required_calls_one_of_the_tools(container: Container, worker: Any) -> None:
+def test_required_calls_one_of_the_tools(container: Container) -> None:
     result, _events = generate(
         container,
         messages=ask("What time is it in Tokyo?"),
@@ -209,7 +174,7 @@ def test_required_calls_one_of_the_tools(container: Container, worker: Any) -> N
     assert_matches_schema(json.loads(call["function"]["arguments"]), tool["function"]["parameters"])
 
 
-def test_a_forced_choice_naming_no_tool_fails_as_bad_input(container: Container, worker: Any) -> None:
+def test_a_forced_choice_naming_no_tool_fails_as_bad_input(container: Container) -> None:
     stream_id = container.jobs.submit(
         "chat",
         ACTOR,
@@ -220,13 +185,13 @@ def test_a_forced_choice_naming_no_tool_fails_as_bad_input(container: Container,
             "tool_choice": {"type": "function", "function": {"name": "launch"}},
         },
     )
-    failed = wait_for_terminal(container, stream_id)[-1]
+    failed = wait_for_terminal(container, stream_id, GENERATION_TIMEOUT)[-1]
     assert failed.type == "chat.failed"
     assert failed.data["error_type"] == "invalid_request_error"
     assert failed.data["param"] == "tool_choice"
 
 
-def test_a_cancel_stops_generation_quickly(container: Container, worker: Any) -> None:
+def test_a_cancel_stops_generation_quickly(container: Container) -> None:
     stream_id = container.jobs.submit(
         "chat",
         ACTOR,
@@ -256,7 +221,7 @@ class HeldDispatcher:
         self.held.append((actor_name, stream_id, message_id))
 
 
-def test_a_redelivery_after_partial_output_fails_visibly(container: Container, worker: Any) -> None:
+def test_a_redelivery_after_partial_output_fails_visibly(container: Container) -> None:
     held = HeldDispatcher()
     stream_id = JobService(container.store, held).submit(
         "chat", ACTOR, {"model": QWEN, "messages": ask("Hi")}

@@ -5,21 +5,20 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
-import dramatiq
 import pytest
 from sqlalchemy import select
 
-from app.bootstrap import Container, bootstrap
+from app.bootstrap import Container
 from app.settings import Settings
-from domain.jobs import is_terminal_type
-from migrations.api import upgrade
+from tests.integration.conftest import finish_after_restart, install_runtime, wait_for_terminal
 from workers.actors import job_actor
-from workers.runtime import WorkerRuntime, install
+from workers.engines.registry import EngineRegistry
 from workers.schema import queue_messages
 from workflows.jobs import JobInputError, JobRun
+
+pytestmark = pytest.mark.usefixtures("runtime")
 
 failures_left: Counter[str] = Counter()
 started_steps = threading.Event()
@@ -58,45 +57,13 @@ def steps(run: JobRun) -> dict[str, int]:
 
 
 @pytest.fixture
-def container(tmp_path: Path) -> Iterator[Container]:
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        job_max_retries=3,
-        job_min_backoff_ms=50,
-        job_max_backoff_ms=200,
-        broker_poll_interval=0.05,
-        broker_lease_seconds=5,
-    )
-    upgrade(settings.resolved_database_url)
-    built = bootstrap(settings)
-    install(WorkerRuntime(store=built.store, worker_id="test-worker"))
-    yield built
-    built.close()
+def settings(settings: Settings) -> Settings:
+    """The retry tests count on three retries, whatever the environment's default."""
+    return settings.model_copy(update={"job_max_retries": 3})
 
 
-@pytest.fixture
-def worker(container: Container) -> Iterator[Callable[[], dramatiq.Worker]]:
-    running: list[dramatiq.Worker] = []
-
-    def start() -> dramatiq.Worker:
-        instance = dramatiq.Worker(container.broker, worker_threads=1, worker_timeout=100)
-        instance.start()
-        running.append(instance)
-        return instance
-
-    yield start
-    for instance in running:
-        instance.stop(timeout=5000)
-
-
-def wait_for_terminal(container: Container, stream_id: str, timeout: float = 20.0) -> list[str]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        types = [e.type for e in container.store.read_stream(stream_id)]
-        if types and is_terminal_type(types[-1]):
-            return types
-        time.sleep(0.05)
-    raise AssertionError(f"{stream_id} did not end: {types}")
+def terminal_types(container: Container, stream_id: str) -> list[str]:
+    return [event.type for event in wait_for_terminal(container, stream_id, timeout=20.0)]
 
 
 def queue_states(container: Container) -> list[str]:
@@ -118,7 +85,7 @@ def test_a_transient_failure_is_retried_and_recorded(container: Container, worke
     worker()
     stream_id = container.jobs.submit("probe", "test_flaky")
     failures_left[stream_id] = 2
-    types = wait_for_terminal(container, stream_id)
+    types = terminal_types(container, stream_id)
     assert types == [
         "probe.requested",
         "probe.queued",
@@ -139,7 +106,7 @@ def test_a_transient_failure_is_retried_and_recorded(container: Container, worke
 def test_retries_run_out_and_the_job_fails(container: Container, worker: Callable) -> None:
     worker()
     stream_id = container.jobs.submit("probe", "test_always_fails")
-    types = wait_for_terminal(container, stream_id)
+    types = terminal_types(container, stream_id)
     assert types.count("probe.started") == 3
     assert types.count("probe.retrying") == 2
     assert types[-1] == "probe.failed"
@@ -151,7 +118,7 @@ def test_retries_run_out_and_the_job_fails(container: Container, worker: Callabl
 def test_bad_input_fails_at_once(container: Container, worker: Callable) -> None:
     worker()
     stream_id = container.jobs.submit("probe", "test_bad_input")
-    types = wait_for_terminal(container, stream_id)
+    types = terminal_types(container, stream_id)
     assert types == ["probe.requested", "probe.queued", "probe.started", "probe.failed"]
     failed = container.store.read_stream(stream_id)[-1]
     assert failed.data["error_type"] == "invalid_request_error"
@@ -163,7 +130,7 @@ def test_a_running_job_stops_at_its_next_step_when_cancelled(container: Containe
     stream_id = container.jobs.submit("probe", "test_steps", {"steps": 50, "step_seconds": 0.05})
     assert started_steps.wait(10)
     container.jobs.request_cancel(stream_id, "user asked")
-    types = wait_for_terminal(container, stream_id)
+    types = terminal_types(container, stream_id)
     assert types[-2:] == ["probe.cancel_requested", "probe.cancelled"] or types[-1] == "probe.cancelled"
     assert "probe.completed" not in types
     assert types.count("probe.progressed") < 50
@@ -179,10 +146,11 @@ def test_a_queued_job_is_cancelled_without_running(container: Container, worker:
     assert types == ["probe.requested", "probe.queued", "probe.cancel_requested", "probe.cancelled"]
 
 
-def test_a_shutdown_requeues_the_job_and_it_resumes(container: Container, worker: Callable) -> None:
+def test_a_shutdown_requeues_the_job_and_it_resumes(
+    container: Container, engines: EngineRegistry, worker: Callable
+) -> None:
     started_steps.clear()
-    runtime = WorkerRuntime(store=container.store, worker_id="stopping-worker")
-    install(runtime)
+    runtime = install_runtime(container, engines, "stopping-worker")
     first = worker()
     stream_id = container.jobs.submit("probe", "test_steps", {"steps": 12, "step_seconds": 0.1})
     assert started_steps.wait(10)
@@ -198,16 +166,8 @@ def test_a_shutdown_requeues_the_job_and_it_resumes(container: Container, worker
     assert queue_states(container) == ["ready"]
     assert "probe.retrying" not in [e.type for e in container.store.read_stream(stream_id)]
 
-    restarted = bootstrap(container.settings)
-    install(WorkerRuntime(store=restarted.store, worker_id="next-worker"))
-    second = dramatiq.Worker(restarted.broker, worker_threads=1, worker_timeout=100)
-    second.start()
-    try:
-        types = wait_for_terminal(restarted, stream_id)
-    finally:
-        second.stop(timeout=5000)
-        restarted.close()
-    assert types[-1] == "probe.completed"
+    events = finish_after_restart(container, engines, stream_id, timeout=20.0)
+    assert events[-1].type == "probe.completed"
     steps_done = [
         e.data["step"] for e in container.store.read_stream(stream_id) if e.type == "probe.progressed"
     ]

@@ -3,30 +3,32 @@ refusals as input errors, resuming after a crash, and audio that Whisper can und
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import dramatiq
 import numpy as np
 import pytest
 
-from app.bootstrap import Container, bootstrap
-from app.settings import Settings
-from domain.catalog import BUILTIN, find_variant
-from domain.jobs import is_terminal_type
+from app.bootstrap import Container
+from domain.catalog import find_variant
 from domain.speech import SpeechChunkSynthesized, SpeechParams
 from eventstore.base import RecordedEvent
-from migrations.api import upgrade
+from tests.integration.conftest import (
+    finish_after_restart,
+    has_ended,
+    install_runtime,
+    start_worker,
+    wait_for_events,
+    wait_for_terminal,
+)
 from tests.wer import word_error_rate
 from workers.engines.audio import decode_audio, encode_audio
 from workers.engines.base import SAMPLE_RATE
-from workers.engines.model_files import ModelFiles
 from workers.engines.registry import EngineRegistry
-from workers.engines.whisper import WhisperEngine
-from workers.runtime import WorkerRuntime, install
 from workers.speech_jobs import SPEECH_ACTOR
+
+pytestmark = pytest.mark.usefixtures("runtime")
 
 PIPER = "Piper-Joe-Medium"
 PIPER_RATE = 22_050
@@ -43,77 +45,9 @@ LONG_TEXT = " ".join(f"This is sentence number {n} of a long story." for n in ra
 CHUNK = "speech.chunk_synthesized"
 
 
-@pytest.fixture(scope="module")
-def engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineRegistry]:
-    """One registry for the module, so Piper loads once."""
-    registry = EngineRegistry(BUILTIN, ModelFiles(tmp_path_factory.mktemp("models")))
-    yield registry
-    registry.close()
-
-
-def worker_runtime(container: Container, engines: EngineRegistry, worker_id: str) -> WorkerRuntime:
-    runtime = WorkerRuntime(
-        store=container.store,
-        worker_id=worker_id,
-        catalog=container.catalog,
-        model_files=engines.model_files,
-        engines=engines,
-        media=container.media,
-    )
-    install(runtime)
-    return runtime
-
-
-@pytest.fixture
-def container(tmp_path: Path) -> Iterator[Container]:
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        job_min_backoff_ms=50,
-        job_max_backoff_ms=200,
-        broker_poll_interval=0.05,
-        broker_lease_seconds=5,
-    )
-    upgrade(settings.resolved_database_url)
-    built = bootstrap(settings)
-    yield built
-    built.close()
-
-
-@pytest.fixture
-def worker(container: Container) -> Iterator[Callable[[], dramatiq.Worker]]:
-    running: list[dramatiq.Worker] = []
-
-    def start() -> dramatiq.Worker:
-        instance = dramatiq.Worker(container.broker, worker_threads=1, worker_timeout=100)
-        instance.start()
-        running.append(instance)
-        return instance
-
-    yield start
-    for instance in running:
-        instance.stop(timeout=5000)
-
-
 def submit(container: Container, text: str, **fields: Any) -> str:
     params = SpeechParams(input=text, **{"model": PIPER, **fields})
     return str(container.jobs.submit("speech", SPEECH_ACTOR, params.model_dump(mode="json")))
-
-
-def wait_for(
-    container: Container, stream_id: str, done: Callable[[list[RecordedEvent]], bool], timeout: float = 60.0
-) -> list[RecordedEvent]:
-    deadline = time.monotonic() + timeout
-    events = container.store.read_stream(stream_id)
-    while not done(events):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{stream_id} timed out: {[e.type for e in events]}")
-        time.sleep(0.02)
-        events = container.store.read_stream(stream_id)
-    return events
-
-
-def ended(events: list[RecordedEvent]) -> bool:
-    return bool(events) and is_terminal_type(events[-1].type)
 
 
 def chunks_of(events: list[RecordedEvent]) -> list[SpeechChunkSynthesized]:
@@ -125,12 +59,11 @@ def stored_samples(container: Container, chunks: list[SpeechChunkSynthesized]) -
 
 
 def test_each_sentence_is_a_chunk_event_with_its_audio_in_the_media_store(
-    container: Container, engines: EngineRegistry, worker: Callable[[], dramatiq.Worker]
+    container: Container, worker: Callable[[], dramatiq.Worker]
 ) -> None:
-    worker_runtime(container, engines, "speech-worker")
     worker()
     stream_id = submit(container, "  ".join(SENTENCES) + " ...")
-    events = wait_for(container, stream_id, ended)
+    events = wait_for_terminal(container, stream_id)
 
     assert [e.type for e in events] == [
         "speech.requested",
@@ -167,31 +100,25 @@ def test_each_sentence_is_a_chunk_event_with_its_audio_in_the_media_store(
 
 
 def test_piper_speech_is_intelligible_to_whisper(
-    container: Container, engines: EngineRegistry, worker: Callable[[], dramatiq.Worker], tmp_path: Path
+    container: Container, engines: EngineRegistry, worker: Callable[[], dramatiq.Worker]
 ) -> None:
-    worker_runtime(container, engines, "speech-worker")
     worker()
-    events = wait_for(container, submit(container, PLAIN_TEXT), ended)
+    events = wait_for_terminal(container, submit(container, PLAIN_TEXT))
     assert events[-1].type == "speech.completed"
     wav = encode_audio(stored_samples(container, chunks_of(events)), PIPER_RATE, "wav")
 
     variant = find_variant("Whisper-Tiny.en")
     assert variant is not None
-    whisper = WhisperEngine.load(ModelFiles(tmp_path / "models").materialize(variant), model_id=variant.id)
-    try:
-        _, segments = whisper.transcribe(decode_audio(wav, SAMPLE_RATE), language="en")
-        heard = " ".join(segment.text for segment in segments)
-    finally:
-        whisper.close()
+    _, segments = engines.get(variant).transcribe(decode_audio(wav, SAMPLE_RATE), language="en")
+    heard = " ".join(segment.text for segment in segments)
     assert word_error_rate(PLAIN_TEXT, heard) <= 0.15, heard
 
 
 def test_an_unknown_voice_fails_the_job_as_an_input_error_before_any_audio(
-    container: Container, engines: EngineRegistry, worker: Callable[[], dramatiq.Worker]
+    container: Container, worker: Callable[[], dramatiq.Worker]
 ) -> None:
-    worker_runtime(container, engines, "speech-worker")
     worker()
-    events = wait_for(container, submit(container, "Hello there.", voice="alloy"), ended)
+    events = wait_for_terminal(container, submit(container, "Hello there.", voice="alloy"))
     types = [e.type for e in events]
     assert types == ["speech.requested", "speech.queued", "speech.started", "speech.failed"]
     failed = events[-1].data
@@ -200,57 +127,46 @@ def test_an_unknown_voice_fails_the_job_as_an_input_error_before_any_audio(
 
 
 def test_espeak_takes_its_own_voice_names_and_refuses_an_unknown_language(
-    container: Container, engines: EngineRegistry, worker: Callable[[], dramatiq.Worker]
+    container: Container, worker: Callable[[], dramatiq.Worker]
 ) -> None:
-    worker_runtime(container, engines, "speech-worker")
     worker()
     spoken = submit(container, "Bonjour. Au revoir.", model="eSpeak-NG", voice="fr")
     unknown = submit(container, "Hello.", model="eSpeak-NG", language="xx")
-    events = wait_for(container, spoken, ended)
+    events = wait_for_terminal(container, spoken)
     assert events[-1].type == "speech.completed", events[-1].data
     assert [c.text for c in chunks_of(events)] == ["Bonjour.", "Au revoir."]
     assert all(c.sample_count > 0 for c in chunks_of(events))
-    failed = wait_for(container, unknown, ended)[-1]
+    failed = wait_for_terminal(container, unknown)[-1]
     assert failed.type == "speech.failed" and failed.data["param"] == "language"
     assert "'xx'" in failed.data["error"] and "eSpeak-NG" in failed.data["error"]
 
 
 def test_nothing_to_say_is_an_input_error(
-    container: Container, engines: EngineRegistry, worker: Callable[[], dramatiq.Worker]
+    container: Container, worker: Callable[[], dramatiq.Worker]
 ) -> None:
-    worker_runtime(container, engines, "speech-worker")
     worker()
-    failed = wait_for(container, submit(container, "?! ... --"), ended)[-1]
+    failed = wait_for_terminal(container, submit(container, "?! ... --"))[-1]
     assert failed.type == "speech.failed" and failed.data["param"] == "input"
 
 
 def test_a_job_redelivered_after_a_crash_resumes_without_duplicating_chunks(
     container: Container, engines: EngineRegistry
 ) -> None:
-    crashing = worker_runtime(container, engines, "crashing-worker")
-    first = dramatiq.Worker(container.broker, worker_threads=1, worker_timeout=100)
-    first.start()
+    crashing = install_runtime(container, engines, "crashing-worker")
+    first = start_worker(container.broker)
     stream_id = submit(container, LONG_TEXT)
-    wait_for(container, stream_id, lambda events: len(chunks_of(events)) >= 2)
+    wait_for_events(container, stream_id, lambda events: len(chunks_of(events)) >= 2)
     # The worker goes away between two sentences: it records nothing more, the message returns
     # to the queue, and the next worker finds a job that is still "running".
     crashing.stopping.set()
     first.stop(timeout=10_000)
     container.broker.close()
     before = container.store.read_stream(stream_id)
-    assert not ended(before)
+    assert not has_ended(before)
     recorded_before = chunks_of(before)
     assert 2 <= len(recorded_before) < 12
 
-    restarted = bootstrap(container.settings)
-    worker_runtime(restarted, engines, "next-worker")
-    second = dramatiq.Worker(restarted.broker, worker_threads=1, worker_timeout=100)
-    second.start()
-    try:
-        events = wait_for(restarted, stream_id, ended)
-    finally:
-        second.stop(timeout=5000)
-        restarted.close()
+    events = finish_after_restart(container, engines, stream_id)
 
     types = [e.type for e in events]
     assert types[-1] == "speech.completed"

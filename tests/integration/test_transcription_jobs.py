@@ -5,19 +5,13 @@ input errors."""
 from __future__ import annotations
 
 import itertools
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-import dramatiq
 import pytest
 
-from app.bootstrap import Container, bootstrap
-from app.settings import Settings
-from domain.catalog import Catalog
+from app.bootstrap import Container
 from domain.events import DomainEvent
-from domain.jobs import is_terminal_type
 from domain.transcription import (
     ALIGN_ACTOR,
     TRANSCRIBE_ACTOR,
@@ -28,14 +22,13 @@ from domain.transcription import (
     transcript_text,
 )
 from eventstore.base import RecordedEvent
-from migrations.api import upgrade
 from tests.conftest import FIXTURES
+from tests.integration.conftest import wait_for_terminal
 from tests.wer import normalize, word_error_rate
-from workers.engines.model_files import ModelFiles
-from workers.engines.registry import EngineRegistry
-from workers.runtime import WorkerRuntime, install
 from workers.transcription_jobs import transcribe_audio
 from workflows.jobs import JobRun
+
+pytestmark = pytest.mark.usefixtures("runtime")
 
 JFK = FIXTURES / "audio" / "jfk.flac"
 JFK_TEXT = (
@@ -44,60 +37,9 @@ JFK_TEXT = (
 )
 
 
-@pytest.fixture(scope="module")
-def engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineRegistry]:
-    """Loaded once for the module: Whisper's bundled files are assembled and verified on first use."""
-    registry = EngineRegistry(Catalog(), ModelFiles(tmp_path_factory.mktemp("models")))
-    yield registry
-    registry.close()
-
-
-@pytest.fixture
-def container(tmp_path: Path, engines: EngineRegistry) -> Iterator[Container]:
-    settings = Settings(data_dir=tmp_path / "data", broker_poll_interval=0.05, job_min_backoff_ms=50)
-    upgrade(settings.resolved_database_url)
-    built = bootstrap(settings)
-    install(
-        WorkerRuntime(
-            store=built.store,
-            worker_id="test-worker",
-            catalog=built.catalog,
-            engines=engines,
-            media=built.media,
-        )
-    )
-    yield built
-    built.close()
-
-
-@pytest.fixture
-def worker(container: Container) -> Iterator[Callable[[], dramatiq.Worker]]:
-    running: list[dramatiq.Worker] = []
-
-    def start() -> dramatiq.Worker:
-        instance = dramatiq.Worker(container.broker, worker_threads=1, worker_timeout=100)
-        instance.start()
-        running.append(instance)
-        return instance
-
-    yield start
-    for instance in running:
-        instance.stop(timeout=5000)
-
-
 def submit_transcription(container: Container, audio: bytes, **options: Any) -> str:
     params = TranscriptionParams(audio=container.media.put(audio), model="Whisper-Tiny.en", **options)
     return container.jobs.submit("transcription", TRANSCRIBE_ACTOR, params.model_dump())
-
-
-def wait_for_terminal(container: Container, stream_id: str, timeout: float = 60.0) -> list[RecordedEvent]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        events = container.store.read_stream(stream_id)
-        if events and is_terminal_type(events[-1].type):
-            return events
-        time.sleep(0.05)
-    raise AssertionError(f"{stream_id} did not end: {[e.type for e in events]}")
 
 
 def segments_of(events: list[RecordedEvent]) -> list[SegmentTranscribed]:

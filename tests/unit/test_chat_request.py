@@ -15,6 +15,7 @@ from app.chat_request import (
 )
 from app.errors import ApiError
 from domain.catalog import ModelVariant, find_variant
+from domain.fields import FieldError
 
 QWEN = "Qwen2.5-Coder-0.5B-Instruct-GGUF"
 USER = [{"role": "user", "content": "Hi"}]
@@ -36,11 +37,13 @@ def qwen() -> ModelVariant:
 
 
 def refused(call: Any, *args: Any, **kwargs: Any) -> ApiError:
-    with pytest.raises(ApiError) as raised:
+    """The error as the HTTP layer answers it."""
+    with pytest.raises(FieldError) as raised:
         call(*args, **kwargs)
-    assert raised.value.status == 400
-    assert raised.value.error_type == "invalid_request_error"
-    return raised.value
+    error = ApiError.from_field_error(raised.value)
+    assert error.status == 400
+    assert error.error_type == "invalid_request_error"
+    return error
 
 
 def test_a_full_request_becomes_the_actor_params(qwen: ModelVariant) -> None:

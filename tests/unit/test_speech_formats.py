@@ -10,11 +10,11 @@ import pytest
 
 from app.routes.speech import _bounded
 from domain.catalog import find_variant
+from domain.fields import FieldError
 from domain.speech import (
     COMPRESSED_FORMATS,
     NATIVE_FORMATS,
     SpeechChunkSynthesized,
-    SpeechRequestError,
     check_model_support,
     choose_format,
     parse_speech_request,
@@ -31,8 +31,8 @@ def missing(_name: str) -> bool:
     return False
 
 
-def refused(call: Any) -> SpeechRequestError:
-    with pytest.raises(SpeechRequestError) as caught:
+def refused(call: Any) -> FieldError:
+    with pytest.raises(FieldError) as caught:
         call()
     return caught.value
 

@@ -8,6 +8,7 @@ import pytest
 
 from app.errors import ApiError
 from app.routes.transcriptions import TranscriptionOptions
+from domain.fields import FieldError
 
 
 def read(**fields: Any) -> TranscriptionOptions:
@@ -61,9 +62,10 @@ def test_no_stream_spellings(value: object) -> None:
     ],
 )
 def test_invalid_options(fields: dict[str, Any], param: str) -> None:
-    with pytest.raises(ApiError) as raised:
+    with pytest.raises(FieldError) as raised:
         read(**fields)
-    assert (raised.value.status, raised.value.param) == (400, param)
+    error = ApiError.from_field_error(raised.value)
+    assert (error.status, error.param) == (400, param)
 
 
 def test_accepted_compatibility_fields() -> None:
