@@ -32,8 +32,8 @@ from typing import Any, Literal
 
 from domain.catalog import ModelVariant
 from domain.fields import FieldError, optional_bool, optional_int, optional_number, optional_str
+from domain.generation import PART_CAPABILITIES, TEXT_PART_TYPES
 from workers.engines.base import CapabilityError
-from workers.engines.llm import PART_CAPABILITIES, TEXT_PART_TYPES
 
 Profile = Literal["strict", "relaxed"]
 ROLES = ("system", "user", "assistant", "tool")

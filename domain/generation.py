@@ -18,6 +18,23 @@ from domain.events import DomainEvent
 
 ACTOR = "generate_text"
 
+TEXT_PART_TYPES = frozenset({"text", "input_text", "output_text"})
+"""Content part types that carry text (chat and Responses shapes)."""
+PART_CAPABILITIES: dict[str, str] = {
+    "image_url": "image input",
+    "image": "image input",
+    "input_image": "image input",
+    "input_audio": "audio input",
+    "audio": "audio input",
+    "audio_url": "audio input",
+    "video_url": "video input",
+    "video": "video input",
+    "input_video": "video input",
+    "file": "file input",
+    "input_file": "file input",
+}
+"""The capability a non-text content part needs, named in the error for a model without it."""
+
 
 class TextGenerated(DomainEvent):
     verb = "text_generated"

@@ -16,9 +16,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
-from domain.errors import DomainError
 from domain.events import DomainEvent, new_id
-from domain.generation import TextGenerated
+from domain.fields import FieldError
+from domain.generation import TEXT_PART_TYPES, TextGenerated
 from domain.jobs import (
     JobCancelled,
     JobCompleted,
@@ -43,14 +43,6 @@ class ResponseDeleted(DomainEvent):
     verb = "deleted"
 
 
-class ResponseInputError(DomainError):
-    """A request field the Responses API cannot accept; ``param`` names it."""
-
-    def __init__(self, message: str, param: str) -> None:
-        super().__init__(message)
-        self.param = param
-
-
 def new_response_id() -> str:
     return ID_PREFIX + new_id()
 
@@ -68,7 +60,6 @@ def message_id(response_id: str) -> str:
 
 # --- request input --------------------------------------------------------------------
 
-TEXT_PART_TYPES = frozenset({"input_text", "output_text", "text"})
 MEDIA_PART_TYPES = frozenset({"input_image", "input_file", "input_audio"})
 """Kept as sent: whether the model reads them is checked with the chat messages."""
 MESSAGE_ROLES = frozenset({"user", "assistant", "system", "developer"})
@@ -86,14 +77,14 @@ def normalize_input(value: object, response_id: str) -> list[dict[str, Any]]:
     elif isinstance(value, Mapping):
         value = [value]
     if not isinstance(value, list):
-        raise ResponseInputError("`input` must be a string, an input item, or a list of items.", "input")
+        raise FieldError("`input` must be a string, an input item, or a list of items.", "input")
     return [_item(raw, index, response_id) for index, raw in enumerate(value)]
 
 
 def _item(raw: object, index: int, response_id: str) -> dict[str, Any]:
     param = f"input[{index}]"
     if not isinstance(raw, Mapping):
-        raise ResponseInputError(f"`{param}` must be an object (a message or a function call item).", param)
+        raise FieldError(f"`{param}` must be an object (a message or a function call item).", param)
     kind = raw.get("type", "message" if "role" in raw else None)
     given_id = raw.get("id")
     item_id = given_id if isinstance(given_id, str) and given_id else None
@@ -116,7 +107,7 @@ def _item(raw: object, index: int, response_id: str) -> dict[str, Any]:
             "output": _tool_output(raw.get("output"), f"{param}.output"),
             "status": "completed",
         }
-    raise ResponseInputError(
+    raise FieldError(
         f"Unsupported input item type {kind!r}: use message, function_call or function_call_output.",
         f"{param}.type",
     )
@@ -125,7 +116,7 @@ def _item(raw: object, index: int, response_id: str) -> dict[str, Any]:
 def _string(raw: Mapping[str, Any], key: str, param: str) -> str:
     value = raw.get(key)
     if not isinstance(value, str):
-        raise ResponseInputError(f"`{param}.{key}` must be a string.", f"{param}.{key}")
+        raise FieldError(f"`{param}.{key}` must be a string.", f"{param}.{key}")
     return value
 
 
@@ -136,13 +127,13 @@ def _tool_output(value: object, param: str) -> str:
         isinstance(part, Mapping) and part.get("type") in TEXT_PART_TYPES for part in value
     ):
         return "".join(str(part.get("text", "")) for part in value)
-    raise ResponseInputError(f"`{param}` must be a string (or a list of text parts).", param)
+    raise FieldError(f"`{param}` must be a string (or a list of text parts).", param)
 
 
 def _message(raw: Mapping[str, Any], param: str, item_id: str) -> dict[str, Any]:
     role = raw.get("role")
     if role not in MESSAGE_ROLES:
-        raise ResponseInputError(
+        raise FieldError(
             f"`{param}.role` must be one of {', '.join(sorted(MESSAGE_ROLES))}.", f"{param}.role"
         )
     text_type = "output_text" if role == "assistant" else "input_text"
@@ -152,7 +143,7 @@ def _message(raw: Mapping[str, Any], param: str, item_id: str) -> dict[str, Any]
     elif isinstance(content, list):
         parts = [_part(part, text_type, f"{param}.content[{i}]") for i, part in enumerate(content)]
     else:
-        raise ResponseInputError(
+        raise FieldError(
             f"`{param}.content` must be a string or a list of content parts.", f"{param}.content"
         )
     return {"type": "message", "id": item_id, "role": role, "status": "completed", "content": parts}
@@ -168,18 +159,18 @@ def _text_part(kind: str, text: str) -> dict[str, Any]:
 
 def _part(raw: object, text_type: str, param: str) -> dict[str, Any]:
     if not isinstance(raw, Mapping):
-        raise ResponseInputError(f"`{param}` must be a content part object.", param)
+        raise FieldError(f"`{param}` must be a content part object.", param)
     kind = raw.get("type")
     if kind in TEXT_PART_TYPES:
         text = raw.get("text")
         if not isinstance(text, str):
-            raise ResponseInputError(f"`{param}.text` must be a string.", f"{param}.text")
+            raise FieldError(f"`{param}.text` must be a string.", f"{param}.text")
         return _text_part(text_type, text)
     if kind == "refusal" and text_type == "output_text":
         return {"type": "refusal", "refusal": str(raw.get("refusal", ""))}
     if kind in MEDIA_PART_TYPES:
         return dict(raw)
-    raise ResponseInputError(
+    raise FieldError(
         f"Unsupported content part type {kind!r}: use input_text, input_image, input_file or input_audio.",
         f"{param}.type",
     )
@@ -225,23 +216,21 @@ def function_tools(tools: object) -> list[dict[str, Any]]:
     if tools is None:
         return []
     if not isinstance(tools, list):
-        raise ResponseInputError("`tools` must be a list of function tools.", "tools")
+        raise FieldError("`tools` must be a list of function tools.", "tools")
     checked = []
     for index, tool in enumerate(tools):
         param = f"tools[{index}]"
         if not isinstance(tool, Mapping) or tool.get("type") != "function":
             kind = tool.get("type") if isinstance(tool, Mapping) else None
-            raise ResponseInputError(
+            raise FieldError(
                 f"Unsupported tool type {kind!r}: only function tools are supported.", f"{param}.type"
             )
         name = tool.get("name")
         if not isinstance(name, str) or not name:
-            raise ResponseInputError(f"`{param}.name` must be a non-empty string.", f"{param}.name")
+            raise FieldError(f"`{param}.name` must be a non-empty string.", f"{param}.name")
         parameters = tool.get("parameters")
         if parameters is not None and not isinstance(parameters, Mapping):
-            raise ResponseInputError(
-                f"`{param}.parameters` must be a JSON schema object.", f"{param}.parameters"
-            )
+            raise FieldError(f"`{param}.parameters` must be a JSON schema object.", f"{param}.parameters")
         checked.append(
             {
                 "type": "function",
@@ -276,7 +265,7 @@ def chat_tool_choice(choice: object) -> str | dict[str, Any] | None:
         and isinstance(choice.get("name"), str)
     ):
         return {"type": "function", "function": {"name": choice["name"]}}
-    raise ResponseInputError(
+    raise FieldError(
         '`tool_choice` must be "auto", "none", "required" or {"type": "function", "name": …}.',
         "tool_choice",
     )
@@ -290,7 +279,7 @@ def page_items(
     if after is not None:
         ids = [item["id"] for item in ordered]
         if after not in ids:
-            raise ResponseInputError(f"No input item {after!r} in this response.", "after")
+            raise FieldError(f"No input item {after!r} in this response.", "after")
         ordered = ordered[ids.index(after) + 1 :]
     data = [dict(item) for item in ordered[:limit]]
     return {

@@ -37,7 +37,6 @@ from domain.jobs import is_terminal_type
 from domain.responses import (
     CATEGORY,
     ResponseDeleted,
-    ResponseInputError,
     ResponseState,
     ResponseStream,
     chat_messages,
@@ -116,16 +115,13 @@ async def _submission(container: Container, body: dict[str, Any]) -> Submission:
     variant = await resolve_model(container, body.get("model"), "openai_responses", what="responses")
     response_id = new_response_id()
     instructions = optional_str(body, "instructions")
-    try:
-        items = normalize_input(body.get("input"), response_id)
-        tools = function_tools(body.get("tools"))
-        chat_body = {
-            **body,
-            "tools": chat_tools(tools) if body.get("tools") is not None else None,
-            "tool_choice": chat_tool_choice(body.get("tool_choice")),
-        }
-    except ResponseInputError as error:
-        raise ApiError(400, str(error), param=error.param) from None
+    items = normalize_input(body.get("input"), response_id)
+    tools = function_tools(body.get("tools"))
+    chat_body = {
+        **body,
+        "tools": chat_tools(tools) if body.get("tools") is not None else None,
+        "tool_choice": chat_tool_choice(body.get("tool_choice")),
+    }
     if not items and not instructions:
         raise ApiError(400, "`instructions` is required when `input` is empty.", param="input")
     messages = normalize_messages(chat_messages(instructions, items), variant, param="input")
@@ -292,9 +288,6 @@ async def list_input_items(response_id: str) -> dict[str, Any]:
         limit = 0
     if not 1 <= limit <= 100:
         raise ApiError(400, "`limit` must be an integer from 1 to 100.", param="limit")
-    try:
-        return page_items(
-            state.record.get("input") or [], limit=limit, order=order, after=request.args.get("after")
-        )
-    except ResponseInputError as error:
-        raise ApiError(400, str(error), param=error.param) from None
+    return page_items(
+        state.record.get("input") or [], limit=limit, order=order, after=request.args.get("after")
+    )

@@ -13,6 +13,7 @@ from openai.types.responses import Response, ResponseItem, ResponseStreamEvent
 from pydantic import TypeAdapter
 
 from domain.events import DomainEvent
+from domain.fields import FieldError
 from domain.generation import TextGenerated
 from domain.jobs import (
     JobCancelled,
@@ -26,7 +27,6 @@ from domain.jobs import (
 from domain.responses import (
     CATEGORY,
     ResponseDeleted,
-    ResponseInputError,
     ResponseStream,
     chat_messages,
     chat_tool_choice,
@@ -189,7 +189,7 @@ def test_a_function_call_without_an_assistant_message_starts_one_and_media_parts
     ],
 )
 def test_bad_input_names_the_field(value: object, param: str) -> None:
-    with pytest.raises(ResponseInputError) as raised:
+    with pytest.raises(FieldError) as raised:
         normalize_input(value, RESPONSE_ID)
     assert raised.value.param == param
 
@@ -216,9 +216,9 @@ def test_flat_function_tools_become_chat_tools() -> None:
     }
     assert chat_tool_choice("auto") == "auto"
     assert chat_tool_choice(None) is None
-    with pytest.raises(ResponseInputError):
+    with pytest.raises(FieldError):
         function_tools([{"type": "web_search"}])
-    with pytest.raises(ResponseInputError):
+    with pytest.raises(FieldError):
         chat_tool_choice("always")
 
 
@@ -231,7 +231,7 @@ def test_input_item_pages() -> None:
     assert [i["id"] for i in rest["data"]] == ["msg_2", "msg_1", "msg_0"] and not rest["has_more"]
     ascending = page_items(items, limit=10, order="asc", after=None)
     assert [i["id"] for i in ascending["data"]] == [f"msg_{n}" for n in range(5)]
-    with pytest.raises(ResponseInputError):
+    with pytest.raises(FieldError):
         page_items(items, limit=1, order="asc", after="msg_missing")
 
 

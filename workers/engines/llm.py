@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from domain.generation import PART_CAPABILITIES, TEXT_PART_TYPES
 from workers.engines.base import CapabilityError, CompletionChunk, CompletionRequest
 
 if TYPE_CHECKING:
@@ -22,20 +23,6 @@ if TYPE_CHECKING:
 
 DEFAULT_CONTEXT = 4096
 
-TEXT_PART_TYPES = frozenset({"text", "input_text", "output_text"})
-PART_CAPABILITIES: dict[str, str] = {
-    "image_url": "image input",
-    "image": "image input",
-    "input_image": "image input",
-    "input_audio": "audio input",
-    "audio": "audio input",
-    "audio_url": "audio input",
-    "video_url": "video input",
-    "video": "video input",
-    "input_video": "video input",
-    "file": "file input",
-    "input_file": "file input",
-}
 _EXTRA_SAMPLING = ("seed", "top_k", "min_p", "repeat_penalty")
 """Sampling options a request may pass through ``CompletionRequest.extra``."""
 
