@@ -41,7 +41,6 @@ from workers.engines.base import (
     TranscriptionInfo,
     Word,
 )
-from workers.engines.whisper import default_cpu_threads
 from workflows.jobs import JobInputError, JobRun
 
 TRANSCRIBING_ROUTE = "openai_audio_transcriptions"
@@ -141,20 +140,11 @@ class WordTimer:
 
 
 def execution_details(engine: object) -> dict[str, Any]:
-    """Where the engine runs, read from its loaded CTranslate2 model (faster-whisper keeps one)."""
-    backend = getattr(getattr(engine, "_model", None), "model", None)
-    if backend is None:
-        return {"device_kind": "CPU"}  # Sauti's other engines are CPU builds (llama.cpp, torch-cpu, onnx)
-    device = str(backend.device)
-    details: dict[str, Any] = {
-        "device_kind": device.upper(),
-        "dtype": backend.compute_type,
-        "compute_type": backend.compute_type,
-    }
-    if device == "cpu":
-        # The engine registry loads Whisper without a thread count, so it uses this default.
-        details["cpu_threads"] = default_cpu_threads()
-    return details
+    """Where the engine runs: its own report when it gives one (Whisper does)."""
+    execution = getattr(engine, "execution", None)
+    if callable(execution):
+        return dict(execution())
+    return {"device_kind": "CPU"}  # Sauti's other engines are CPU builds (llama.cpp, torch-cpu, onnx)
 
 
 def _decode(

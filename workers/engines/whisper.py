@@ -29,10 +29,11 @@ def normalize_language(language: str | None) -> str | None:
 class WhisperEngine:
     """A loaded Whisper model. Segments are numbered from 0; their texts and words are stripped."""
 
-    def __init__(self, model: Any, *, model_id: str, beam_size: int = 5) -> None:
+    def __init__(self, model: Any, *, model_id: str, beam_size: int = 5, cpu_threads: int = 0) -> None:
         self._model: Any = model
         self.model_id = model_id
         self.beam_size = beam_size
+        self.cpu_threads = cpu_threads
 
     @classmethod
     def load(
@@ -40,14 +41,22 @@ class WhisperEngine:
     ) -> WhisperEngine:
         from faster_whisper import WhisperModel
 
+        threads = cpu_threads or default_cpu_threads()
         model = WhisperModel(
-            str(path),
-            device="cpu",
-            compute_type="int8",
-            cpu_threads=cpu_threads or default_cpu_threads(),
-            local_files_only=True,
+            str(path), device="cpu", compute_type="int8", cpu_threads=threads, local_files_only=True
         )
-        return cls(model, model_id=model_id, beam_size=beam_size)
+        return cls(model, model_id=model_id, beam_size=beam_size, cpu_threads=threads)
+
+    def execution(self) -> dict[str, Any]:
+        """Where the model runs, as CTranslate2 reports it (device, compute type, threads)."""
+        backend = self._loaded().model
+        device = str(backend.device)
+        return {
+            "device_kind": device.upper(),
+            "dtype": backend.compute_type,
+            "compute_type": backend.compute_type,
+            "cpu_threads": self.cpu_threads if device == "cpu" else None,
+        }
 
     @property
     def is_multilingual(self) -> bool:
