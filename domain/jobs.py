@@ -25,6 +25,8 @@ class JobRequested(DomainEvent):
     verb = "requested"
     job_id: str
     params: dict[str, Any] = {}
+    run: int = 1
+    """1 for the first run; a rerun of an ended job appends ``requested`` again with the next number."""
 
 
 class JobQueued(DomainEvent):
@@ -125,6 +127,7 @@ class JobState:
     cancel_requested: bool = False
     result: dict[str, Any] | None = None
     error: str | None = None
+    run: int = 0
 
     @property
     def exists(self) -> bool:
@@ -137,8 +140,8 @@ class JobState:
 
 def evolve(state: JobState, event: DomainEvent) -> JobState:
     match event:
-        case JobRequested(job_id=job_id, params=params):
-            return JobState(job_id=job_id, status="requested", params=dict(params))
+        case JobRequested(job_id=job_id, params=params, run=run):
+            return JobState(job_id=job_id, status="requested", params=dict(params), run=run)
         case JobQueued():
             return replace(state, status="queued")
         case JobStarted(attempt=attempt, worker=worker):
@@ -191,6 +194,14 @@ class ReportProgress:
 
 
 @dataclass(frozen=True)
+class RequestRerun:
+    """Run an ended job again, with the same params, as the next run of the same stream."""
+
+    actor: str
+    message_id: str | None = None
+
+
+@dataclass(frozen=True)
 class CompleteJob:
     result: dict[str, Any] = field(default_factory=dict)
 
@@ -220,6 +231,7 @@ class ConfirmCancel:
 
 Command = (
     RequestJob
+    | RequestRerun
     | StartAttempt
     | ReportProgress
     | CompleteJob
@@ -246,6 +258,13 @@ def decide(command: Command, state: JobState) -> list[DomainEvent]:
         ]
     if not state.exists:
         raise InvalidTransition("the job does not exist")
+    if isinstance(command, RequestRerun):
+        if not state.is_terminal:
+            raise InvalidTransition(f"the job is still {state.status}: cancel it before running it again")
+        return [
+            JobRequested(job_id=state.job_id or "", params=state.params, run=state.run + 1),
+            JobQueued(actor=command.actor, message_id=command.message_id),
+        ]
     if state.is_terminal:
         if isinstance(command, RequestCancel):
             raise InvalidTransition(f"the job is already {state.status}")

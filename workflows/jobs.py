@@ -25,6 +25,7 @@ from domain.jobs import (
     ReportProgress,
     RequestCancel,
     RequestJob,
+    RequestRerun,
     ScheduleRetry,
     StartAttempt,
     decide,
@@ -114,6 +115,32 @@ class JobService:
             self.dispatcher.dispatch(tx, actor_name, stream_id, message_id)
         return stream_id
 
+    def rerun(self, stream_id: str, metadata: dict[str, Any] | None = None) -> JobState:
+        """Run an ended job again from its recorded params: the next run of the same stream.
+
+        Raises NotFound, or InvalidTransition while the job is still going.
+        """
+        for _ in range(MAX_CONFLICT_RETRIES):
+            state, version = load_job(self.store, stream_id)
+            if not state.exists:
+                raise NotFound(f"no job {stream_id}")
+            queued = [e for e in self.store.read_stream(stream_id) if e.type.endswith(".queued")]
+            actor = str(queued[-1].data["actor"]) if queued else ""
+            message_id = str(uuid.uuid4())
+            events = decide(RequestRerun(actor, message_id), state)
+            category = stream_id.split("-", 1)[0]
+            meta = {"correlation_id": stream_id, **(metadata or {})}
+            try:
+                with self.store.transaction() as tx:
+                    tx.append(stream_id, [to_new_event(category, e, metadata=meta) for e in events], version)
+                    self.dispatcher.dispatch(tx, actor, stream_id, message_id)
+            except ConcurrencyError:
+                continue
+            for event in events:
+                state = evolve(state, event)
+            return state
+        raise ConcurrencyError(stream_id, "any", -1)
+
     def request_cancel(
         self, stream_id: str, reason: str | None = None, metadata: dict[str, Any] | None = None
     ) -> JobState:
@@ -166,6 +193,8 @@ class JobRun:
 
     def _catch_up(self) -> None:
         for recorded in self.store.read_stream(self.stream_id, self.version + 1):
+            if recorded.type == f"{self.category}.requested":
+                self.recorded = []  # a new run: what earlier runs recorded is not this run's work
             if recorded.version == 1:
                 self.metadata = {
                     key: recorded.metadata[key]
@@ -180,18 +209,26 @@ class JobRun:
     def params(self) -> dict[str, Any]:
         return self.state.params
 
+    @property
+    def run(self) -> int:
+        return self.state.run
+
     def kind_events(self, verb: str) -> list[RecordedEvent]:
-        """Stored events of this job's own kind with the given verb (e.g. segments done so far)."""
+        """This run's stored events of the job's own kind with the given verb (e.g. segments done
+        so far)."""
         wanted = f"{self.category}.{verb}"
         return [event for event in self.recorded if event.type == wanted]
 
     # -- writing -----------------------------------------------------------------------
 
     def _new_event(self, event: DomainEvent, id_parts: tuple[object, ...]) -> NewEvent:
+        # Runs after the first get their own ids, so that a rerun's steps are not taken for
+        # repeats of the first run's.
+        run = ("run", self.state.run) if self.state.run > 1 else ()
         return to_new_event(
             self.category,
             event,
-            deterministic_event_id(self.stream_id, event.verb, *id_parts),
+            deterministic_event_id(self.stream_id, *run, event.verb, *id_parts),
             {**self.metadata, "causation_id": self.message_id},
         )
 

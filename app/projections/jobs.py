@@ -30,6 +30,23 @@ class JobsProjection:
     def apply(self, connection: Connection, event: RecordedEvent) -> None:
         if event.type.endswith(".requested") and "job_id" in event.data:
             requested = JobRequested.model_validate(event.data)
+            if requested.run > 1:  # a rerun: the same row starts over
+                connection.execute(
+                    update(jobs)
+                    .where(jobs.c.stream_id == event.stream_id)
+                    .values(
+                        status="requested",
+                        progress=0.0,
+                        attempt=0,
+                        result=None,
+                        error=None,
+                        started_at=None,
+                        finished_at=None,
+                        updated_at=event.recorded_at,
+                        last_position=event.position,
+                    )
+                )
+                return
             connection.execute(
                 insert(jobs).values(
                     stream_id=event.stream_id,

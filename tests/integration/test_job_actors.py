@@ -11,8 +11,15 @@ import pytest
 from sqlalchemy import select
 
 from app.bootstrap import Container
+from app.projections.tables import jobs
 from app.settings import Settings
-from tests.integration.conftest import finish_after_restart, install_runtime, wait_for_terminal
+from tests.integration.conftest import (
+    finish_after_restart,
+    has_ended,
+    install_runtime,
+    wait_for_events,
+    wait_for_terminal,
+)
 from workers.actors import job_actor
 from workers.engines.registry import EngineRegistry
 from workers.schema import queue_messages
@@ -122,6 +129,32 @@ def test_bad_input_fails_at_once(container: Container, worker: Callable) -> None
     assert types == ["probe.requested", "probe.queued", "probe.started", "probe.failed"]
     failed = container.store.read_stream(stream_id)[-1]
     assert failed.data["error_type"] == "invalid_request_error"
+
+
+def test_an_ended_job_runs_again_on_its_own_stream(container: Container, worker: Callable) -> None:
+    worker()
+    stream_id = container.jobs.submit("probe", "test_steps", {"steps": 3, "step_seconds": 0.01})
+    first = terminal_types(container, stream_id)
+    assert first.count("probe.progressed") == 3 and first[-1] == "probe.completed"
+    assert container.jobs.rerun(stream_id).run == 2
+    events = wait_for_events(
+        container, stream_id, lambda events: len(events) > len(first) + 2 and has_ended(events)
+    )
+    types = [e.type for e in events]
+    # The second run does every step again: its events are new ones, not repeats of the first's.
+    assert types[len(first) :] == [
+        "probe.requested",
+        "probe.queued",
+        "probe.started",
+        "probe.progressed",
+        "probe.progressed",
+        "probe.progressed",
+        "probe.completed",
+    ]
+    assert events[len(first)].data["run"] == 2
+    with container.engine.connect() as connection:
+        row = connection.execute(select(jobs).where(jobs.c.stream_id == stream_id)).one()
+    assert row.status == "completed" and row.attempt == 1
 
 
 def test_a_running_job_stops_at_its_next_step_when_cancelled(container: Container, worker: Callable) -> None:

@@ -22,6 +22,7 @@ from domain.jobs import (
     ReportProgress,
     RequestCancel,
     RequestJob,
+    RequestRerun,
     ScheduleRetry,
     StartAttempt,
     decide,
@@ -60,6 +61,27 @@ def test_happy_path() -> None:
     assert state.status == "completed" and state.is_terminal
     assert state.steps_done == ("one", "two") and state.result == {"ok": True}
     assert state.percent == 100.0 and state.params == {"a": 1}
+
+
+def test_an_ended_job_runs_again_as_its_next_run() -> None:
+    state, history = run(
+        RequestJob("j1", "actor", {"a": 1}),
+        StartAttempt("w1"),
+        ReportProgress("one", 50.0),
+        FailJob("boom"),
+        RequestRerun("actor", "m2"),
+    )
+    assert history[-2:] == [
+        JobRequested(job_id="j1", params={"a": 1}, run=2),
+        JobQueued(actor="actor", message_id="m2"),
+    ]
+    assert state.status == "queued" and state.run == 2
+    assert state.steps_done == () and state.error is None and state.params == {"a": 1}
+    state, _ = run(RequestJob("j1", "actor"), StartAttempt("w1"))
+    with pytest.raises(InvalidTransition, match="still running"):
+        decide(RequestRerun("actor"), state)
+    with pytest.raises(InvalidTransition):
+        decide(RequestRerun("actor"), JobState())
 
 
 def test_repeated_commands_are_no_ops() -> None:
