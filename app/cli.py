@@ -139,6 +139,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         engines=EngineRegistry(container.catalog, container.model_files),
         hub_url=settings.hub_url,
         media=container.media,
+        dispatcher=container.jobs.dispatcher,
     )
     install(runtime)
     ModelRequestFollower(runtime).start()

@@ -10,6 +10,7 @@ from eventstore.base import EventStore
 from eventstore.media import MediaStore
 from workers.engines.model_files import ModelFiles
 from workers.engines.registry import EngineRegistry
+from workflows.jobs import JobDispatcher
 
 
 @dataclass
@@ -21,6 +22,8 @@ class WorkerRuntime:
     engines: EngineRegistry | None = None
     hub_url: str = "https://huggingface.co"
     media: MediaStore | None = None
+    dispatcher: JobDispatcher | None = None
+    """Sends follow-up messages (e.g. a summary after a transcript) from inside an actor."""
     stopping: threading.Event = field(default_factory=threading.Event)
 
 
