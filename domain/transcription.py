@@ -94,6 +94,18 @@ class TranscriptionParams(_Frozen):
     word_timestamps: bool = False
     aligner_model: str | None = None
     """Times words with this forced aligner instead of the ASR model's own word timestamps."""
+    # Persisted speech-to-text records (docs/speech-to-text-records.md); OpenAI-route calls
+    # leave these at their defaults.
+    record: bool = False
+    job_kind: Literal["transcription", "speaker_attributed_asr"] = "transcription"
+    title: str | None = None
+    filename: str | None = None
+    content_type: str | None = None
+    generate_summary: bool = False
+    min_speakers: int | None = None
+    max_speakers: int | None = None
+    diarization_model: str | None = None
+    """The diarizer that attributes speakers (speaker-attributed ASR only)."""
 
 
 class AlignmentParams(_Frozen):
