@@ -19,6 +19,10 @@ def clamp_limit(limit: int | None, default: int = DEFAULT_LIMIT) -> int:
     return max(1, min(MAX_LIMIT, limit))
 
 
+def _invalid_cursor() -> ApiError:
+    return ApiError(400, "Invalid cursor: pass the next_cursor value of the previous page.", param="cursor")
+
+
 def encode_cursor(position: dict[str, Any]) -> str:
     raw = json.dumps(position, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -29,14 +33,18 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
         padded = cursor + "=" * (-len(cursor) % 4)
         value = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (binascii.Error, ValueError, UnicodeDecodeError) as error:
-        raise ApiError(
-            400, "Invalid cursor: pass the next_cursor value of the previous page.", param="cursor"
-        ) from error
+        raise _invalid_cursor() from error
     if not isinstance(value, dict):
-        raise ApiError(
-            400, "Invalid cursor: pass the next_cursor value of the previous page.", param="cursor"
-        )
+        raise _invalid_cursor()
     return value
+
+
+def cursor_position(cursor: str, key: str) -> int:
+    """The position a cursor of this API holds under ``key`` (400 for anything else)."""
+    position = decode_cursor(cursor).get(key)
+    if not isinstance(position, int) or isinstance(position, bool) or position < 0:
+        raise _invalid_cursor()
+    return position
 
 
 def page(records: list[Any], limit: int, next_cursor: str | None) -> dict[str, Any]:

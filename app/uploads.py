@@ -26,6 +26,8 @@ class AudioForm:
     fields: dict[str, Any] = field(default_factory=dict)
     audio: bytes | None = None
     filename: str | None = None
+    content_type: str | None = None
+    """The media type the client declared for the uploaded file part."""
 
 
 def _too_large(limit_bytes: int) -> ApiError:
@@ -80,16 +82,17 @@ async def read_audio_form(limit_bytes: int) -> AudioForm:
             fields[key] = values if len(values) > 1 else values[0]
     audio: bytes | None = None
     filename: str | None = None
+    content_type: str | None = None
     for name in AUDIO_FILE_FIELDS:
         upload = files.get(name)
         if upload is not None:
-            audio, filename = upload.read(), upload.filename
+            audio, filename, content_type = upload.read(), upload.filename, upload.mimetype or None
             break
     if audio is None and fields.get("audio_base64"):
         audio = decode_base64_audio(fields["audio_base64"])
     if audio is not None and len(audio) > limit_bytes:
         raise _too_large(limit_bytes)
-    return AudioForm(fields=fields, audio=audio, filename=filename)
+    return AudioForm(fields=fields, audio=audio, filename=filename, content_type=content_type)
 
 
 def require_audio(form: AudioForm) -> bytes:

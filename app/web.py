@@ -17,7 +17,7 @@ from app import __version__
 from app.bootstrap import Container
 from app.errors import envelope, register_error_handlers
 from app.logging import request_id_var
-from app.routes import chat, events, health, models, responses, speech, transcriptions
+from app.routes import chat, events, health, models, responses, speech, stt_records, transcriptions
 from eventstore.notifier import EVENTS_TOPIC
 from eventstore.subscription import EventHub
 
@@ -93,6 +93,7 @@ def create_app(container: Container) -> Quart:
     app.register_blueprint(speech.blueprint)
     app.register_blueprint(chat.blueprint)
     app.register_blueprint(responses.blueprint)
+    app.register_blueprint(stt_records.blueprint)
 
     @app.get("/docs/static/<path:filename>")
     async def docs_static(filename: str) -> Response:

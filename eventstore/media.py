@@ -65,3 +65,11 @@ class MediaStore:
             return self.path(digest).stat().st_size
         except FileNotFoundError:
             raise MediaNotFound(f"no media object {digest}") from None
+
+    def delete(self, digest: str) -> bool:
+        """Remove the object; False when there was none."""
+        try:
+            self.path(digest).unlink()
+        except FileNotFoundError:
+            return False
+        return True

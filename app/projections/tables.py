@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, Index, Integer, String, Table, Text
+from sqlalchemy import Boolean, Column, Float, Index, Integer, String, Table, Text
 
 from eventstore.schema import metadata
 
@@ -26,3 +26,49 @@ jobs = Table(
 )
 Index("ix_jobs_category_created", jobs.c.category, jobs.c.created_at)
 Index("ix_jobs_status", jobs.c.status)
+
+# Persisted speech-to-text records (docs/speech-to-text-records.md): one row per record stream.
+# JSON columns hold lists and maps exactly as the events carried them.
+stt_records = Table(
+    "stt_records",
+    metadata,
+    Column("stream_id", String(200), primary_key=True),
+    Column("id", String(100), nullable=False),
+    Column("job_kind", String(32), nullable=False),
+    Column("processing_status", String(16), nullable=False),
+    Column("progress", Float, nullable=False),
+    Column("stage", String(64), nullable=True),
+    Column("run", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("completed_at", Float, nullable=True),
+    Column("created_position", Integer, nullable=False),
+    Column("last_position", Integer, nullable=False),
+    Column("audio", String(64), nullable=False),
+    Column("filename", Text, nullable=True),
+    Column("content_type", String(200), nullable=True),
+    Column("title", Text, nullable=True),
+    Column("model", String(200), nullable=False),
+    Column("diarization_model", String(200), nullable=True),
+    Column("language", String(32), nullable=True),
+    Column("min_speakers", Integer, nullable=True),
+    Column("max_speakers", Integer, nullable=True),
+    Column("generate_summary", Boolean, nullable=False),
+    Column("duration", Float, nullable=True),
+    Column("text", Text, nullable=True),
+    Column("segments", Text, nullable=False),
+    Column("speakers", Text, nullable=False),
+    Column("speaker_labels", Text, nullable=False),
+    Column("speaker_turns", Text, nullable=False),
+    Column("summary", Text, nullable=True),
+    Column("summary_status", String(16), nullable=False),
+    Column("summary_id", String(100), nullable=True),
+    Column("summary_model", String(200), nullable=True),
+    Column("summary_error", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("result", Text, nullable=True),
+)
+Index("ix_stt_records_id", stt_records.c.id)
+Index("ix_stt_records_kind_position", stt_records.c.job_kind, stt_records.c.created_position)
+Index("ix_stt_records_position", stt_records.c.created_position)
+Index("ix_stt_records_audio", stt_records.c.audio)

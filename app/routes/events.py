@@ -12,7 +12,7 @@ from quart_schema import validate_querystring
 
 from app.bootstrap import Container
 from app.errors import ApiError
-from app.pagination import clamp_limit, decode_cursor, encode_cursor, page
+from app.pagination import clamp_limit, cursor_position, encode_cursor, page
 from app.sse import sse_frame, sse_response, wants_event_stream
 from domain.jobs import is_terminal_type
 from eventstore.base import EventFilter, RecordedEvent
@@ -54,12 +54,7 @@ def _hub() -> EventHub:
 
 def _start_position(after: int | None, cursor: str | None) -> int:
     if cursor is not None:
-        position = decode_cursor(cursor).get("after")
-        if not isinstance(position, int) or position < 0:
-            raise ApiError(
-                400, "Invalid cursor: pass the next_cursor value of the previous page.", param="cursor"
-            )
-        return position
+        return cursor_position(cursor, "after")
     if request.headers.get("Last-Event-ID"):
         try:
             return max(0, int(request.headers["Last-Event-ID"]))
@@ -79,7 +74,7 @@ async def _json_page(filter: EventFilter, start: int, limit: int | None) -> dict
     return page([event.to_json() for event in events], size, next_cursor)
 
 
-async def _event_stream(filter: EventFilter, start: int, until_terminal: bool) -> Response:
+async def follow_events(filter: EventFilter, start: int, until_terminal: bool) -> Response:
     # The generator runs after the request context is gone: take what it needs now.
     hub = _hub()
     if until_terminal and filter.stream_id is not None:
@@ -120,7 +115,7 @@ async def list_events(query_args: EventsQuery) -> object:
     filter = EventFilter(stream_id=query_args.stream, category=query_args.category, types=types)
     start = _start_position(query_args.after, query_args.cursor)
     if wants_event_stream(request.headers.get("Accept")):
-        return await _event_stream(filter, start, query_args.until == "terminal")
+        return await follow_events(filter, start, query_args.until == "terminal")
     return await _json_page(filter, start, query_args.limit)
 
 
@@ -128,10 +123,16 @@ async def list_events(query_args: EventsQuery) -> object:
 @validate_querystring(StreamEventsQuery)
 async def stream_events(stream_id: str, query_args: StreamEventsQuery) -> object:
     """One stream's events; `Accept: text/event-stream` follows it (resume with `Last-Event-ID`)."""
-    filter = EventFilter(stream_id=stream_id)
-    start = _start_position(query_args.after, query_args.cursor)
     if await asyncio.to_thread(_container().store.stream_version, stream_id) == 0:
         raise ApiError(404, f"No stream {stream_id!r}.", param="stream_id")
+    return await one_stream_events(stream_id, query_args)
+
+
+async def one_stream_events(stream_id: str, query_args: StreamEventsQuery) -> object:
+    """A JSON page of the stream's events, or (``Accept: text/event-stream``) its live SSE
+    stream, resumed after ``Last-Event-ID``."""
+    filter = EventFilter(stream_id=stream_id)
+    start = _start_position(query_args.after, query_args.cursor)
     if wants_event_stream(request.headers.get("Accept")):
-        return await _event_stream(filter, start, query_args.until == "terminal")
+        return await follow_events(filter, start, query_args.until == "terminal")
     return await _json_page(filter, start, query_args.limit)

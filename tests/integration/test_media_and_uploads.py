@@ -28,6 +28,15 @@ def test_media_objects_are_content_addressed_and_idempotent(tmp_path: Path) -> N
     assert not [p for p in media.path(digest).parent.iterdir() if p.name.startswith(".incoming-")]
 
 
+def test_media_objects_can_be_deleted(tmp_path: Path) -> None:
+    media = MediaStore(tmp_path / "media")
+    digest = media.put(b"RIFF-gone-soon")
+    assert media.delete(digest) and not media.exists(digest)
+    assert not media.delete(digest)
+    with pytest.raises(ValueError):
+        media.delete("../../etc/passwd")
+
+
 def test_media_digests_cannot_name_other_files(tmp_path: Path) -> None:
     media = MediaStore(tmp_path / "media")
     for bad in ("../../etc/passwd", "a" * 63, "A" * 64, "/abs", "0" * 64 + "/x"):
@@ -46,7 +55,12 @@ def app() -> Quart:
     async def upload() -> dict[str, Any]:
         form = await read_audio_form(LIMIT)
         audio = require_audio(form)
-        return {"fields": form.fields, "size": len(audio), "filename": form.filename}
+        return {
+            "fields": form.fields,
+            "size": len(audio),
+            "filename": form.filename,
+            "content_type": form.content_type,
+        }
 
     return app
 
@@ -72,7 +86,7 @@ async def test_multipart_file_or_audio_part_and_list_fields(app: Quart) -> None:
         )
         assert response.status_code == 200, await response.get_data()
         body = await response.get_json()
-        assert body["size"] == 4 and body["filename"] == "a.wav"
+        assert body["size"] == 4 and body["filename"] == "a.wav" and body["content_type"] == "audio/wav"
         assert body["fields"]["timestamp_granularities"] == ["word"]
 
 

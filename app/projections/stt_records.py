@@ -1,0 +1,287 @@
+"""The ``stt_records`` read model: one row per persisted speech-to-text record, folded from its
+stream's events (docs/speech-to-text-records.md).
+
+Only streams requested with ``record: true`` have a row (the OpenAI route's transcriptions are
+``transcription-`` streams too). A rerun starts the results over and keeps what the user set
+(title, speaker labels); ``record_deleted`` drops the row.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import Connection, Table, delete, insert, select, update
+
+from app.projections.tables import stt_records
+from domain import diarization, summaries, transcription
+from domain.diarization import DiarizationParams, SpeakersAttributed, SpeakersFound, SpeechDetected
+from domain.jobs import (
+    JobCancelled,
+    JobCompleted,
+    JobFailed,
+    JobProgressed,
+    JobQueued,
+    JobRequested,
+    JobRetrying,
+    JobStale,
+    JobStarted,
+    lifecycle_event,
+)
+from domain.stt_records import DIARIZATION, SAA, RecordDeleted, RecordUpdated, merge_labels
+from domain.transcription import LanguageDetected, SegmentTranscribed, TranscriptionParams, text_delta
+from eventstore.base import RecordedEvent, dumps
+
+RECORD_CATEGORIES = frozenset({transcription.TRANSCRIPTION_CATEGORY, diarization.CATEGORY})
+# Segment ends measure a transcription's progress, short of 100 % (the job completed).
+# Speaker-attributed ASR diarizes after the transcript, reporting its own steps above 80 %.
+SEGMENT_PROGRESS_CAP = 99.0
+SEGMENT_PROGRESS_SHARE = {SAA: 80.0}
+_LIGHT_COLUMNS = (
+    "stream_id",
+    "job_kind",
+    "progress",
+    "duration",
+    "language",
+    "speaker_labels",
+    "summary_id",
+    "summary_status",
+)
+# Large columns are read only for the events that change them.
+_HEAVY_COLUMNS: dict[str, tuple[str, ...]] = {
+    SegmentTranscribed.verb: ("segments", "text"),
+    summaries.SummaryGenerated.verb: ("summary",),
+}
+
+_SPEAKER_EVENTS: dict[str, type[SpeakersFound | SpeakersAttributed]] = {
+    SpeakersFound.verb: SpeakersFound,
+    SpeakersAttributed.verb: SpeakersAttributed,
+}
+
+Row = Mapping[Any, Any]  # a RowMapping: str keys
+
+
+class SttRecordsProjection:
+    name = "stt_records"
+
+    @property
+    def tables(self) -> list[Table]:
+        return [stt_records]
+
+    def apply(self, connection: Connection, event: RecordedEvent) -> None:
+        if event.category not in RECORD_CATEGORIES:
+            return
+        verb = event.type.partition(".")[2]
+        where = stt_records.c.stream_id == event.stream_id
+        if verb == JobRequested.verb:
+            _requested(connection, event)
+            return
+        columns = [stt_records.c[name] for name in (*_LIGHT_COLUMNS, *_HEAVY_COLUMNS.get(verb, ()))]
+        row = connection.execute(select(*columns).where(where)).mappings().first()
+        if row is None:
+            return
+        if verb == RecordDeleted.verb:
+            connection.execute(delete(stt_records).where(where))
+            return
+        changes = _lifecycle_changes(row, event)
+        if changes is None:
+            changes = _result_changes(row, verb, event.data)
+        connection.execute(
+            update(stt_records)
+            .where(where)
+            .values(**changes, updated_at=event.recorded_at, last_position=event.position)
+        )
+
+
+def _requested(connection: Connection, event: RecordedEvent) -> None:
+    requested = JobRequested.model_validate(event.data)
+    if not requested.params.get("record"):
+        return
+    params_model: type[TranscriptionParams | DiarizationParams] = (
+        DiarizationParams if event.category == diarization.CATEGORY else TranscriptionParams
+    )
+    params = params_model.model_validate(requested.params)
+    run_values = {**_fresh_results(params), "run": requested.run, "last_position": event.position}
+    if requested.run > 1:
+        connection.execute(
+            update(stt_records)
+            .where(stt_records.c.stream_id == event.stream_id)
+            .values(**run_values, updated_at=event.recorded_at)
+        )
+        return
+    connection.execute(
+        insert(stt_records).values(
+            **run_values,
+            stream_id=event.stream_id,
+            id=requested.job_id,
+            job_kind=params.job_kind,
+            created_at=event.recorded_at,
+            updated_at=event.recorded_at,
+            created_position=event.position,
+            audio=params.audio,
+            filename=params.filename,
+            content_type=params.content_type,
+            title=params.title,
+            speaker_labels="{}",
+        )
+    )
+
+
+def _fresh_results(params: TranscriptionParams | DiarizationParams) -> dict[str, Any]:
+    """A run's starting values: what it was asked to do, and no results yet."""
+    asr = params if isinstance(params, TranscriptionParams) else None
+    return {
+        "processing_status": "queued",
+        "progress": 0.0,
+        "stage": None,
+        "completed_at": None,
+        "model": params.model,
+        "diarization_model": asr.diarization_model if asr else None,
+        "language": asr.language if asr else None,
+        "min_speakers": params.min_speakers,
+        "max_speakers": params.max_speakers,
+        "generate_summary": params.generate_summary,
+        "duration": None,
+        "text": None,
+        "segments": "[]",
+        "speakers": "[]",
+        "speaker_turns": "[]",
+        # A summary is on its way once the job completes.
+        "summary_status": "pending" if params.generate_summary else "none",
+        "summary": None,
+        "summary_id": None,
+        "summary_model": None,
+        "summary_error": None,
+        "error": None,
+        "result": None,
+    }
+
+
+def _lifecycle_changes(row: Row, event: RecordedEvent) -> dict[str, Any] | None:
+    """Changes from the generic job lifecycle; None for the kind's own events."""
+    match lifecycle_event(event.type, event.data):
+        case JobQueued() | JobRetrying() | JobStale():
+            return {"processing_status": "queued"}
+        case JobStarted():
+            return {"processing_status": "processing"}
+        case JobProgressed(step=step, percent=percent):
+            return {"progress": max(row["progress"], percent), "stage": step}
+        case JobCompleted(result=result):
+            return {
+                "processing_status": "ready",
+                "progress": 100.0,
+                "completed_at": event.recorded_at,
+                "result": dumps(result),
+                **_completed_results(row, result),
+            }
+        case JobFailed(error=error):
+            return {**_ended(row, event), "processing_status": "failed", "error": error}
+        case JobCancelled():
+            return {**_ended(row, event), "processing_status": "cancelled"}
+        case None:
+            return None
+    return {}
+
+
+def _completed_results(row: Row, result: Mapping[str, Any]) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    if isinstance(result.get("duration"), int | float):
+        changes["duration"] = float(result["duration"])
+    if row["job_kind"] != DIARIZATION:
+        if isinstance(result.get("text"), str):
+            changes["text"] = result["text"]
+        if result.get("language"):
+            changes["language"] = str(result["language"])
+    return changes
+
+
+def _ended(row: Row, event: RecordedEvent) -> dict[str, Any]:
+    changes: dict[str, Any] = {"completed_at": event.recorded_at}
+    if row["summary_status"] == "pending" and row["summary_id"] is None:
+        changes["summary_status"] = "none"  # the summary asked for will never come
+    return changes
+
+
+def _result_changes(row: Row, verb: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Changes from the events that carry a record's results, summaries and edits."""
+    if verb == LanguageDetected.verb:
+        detected = LanguageDetected.model_validate(data)
+        return {"language": detected.language, "duration": detected.duration}
+    if verb == SegmentTranscribed.verb:
+        return _segment(row, SegmentTranscribed.model_validate(data))
+    if verb == SpeechDetected.verb:
+        return {"duration": SpeechDetected.model_validate(data).duration}
+    if verb in _SPEAKER_EVENTS:
+        found = _SPEAKER_EVENTS[verb].model_validate(data)
+        turns = [turn.model_dump(mode="json", exclude_none=True) for turn in found.turns]
+        return {"speakers": dumps(found.speakers), "speaker_turns": dumps(turns)}
+    if verb == RecordUpdated.verb:
+        return _edit(row, RecordUpdated.model_validate(data))
+    return _summary_changes(row, verb, data)
+
+
+def _segment(row: Row, segment: SegmentTranscribed) -> dict[str, Any]:
+    segments: list[dict[str, Any]] = json.loads(row["segments"])
+    if any(known["id"] == segment.id for known in segments):
+        return {}
+    changes: dict[str, Any] = {"segments": dumps([*segments, segment.payload()])}
+    if " ".join(segment.text.split()):
+        changes["text"] = (row["text"] or "") + text_delta(segment.text, first=not row["text"])
+    if row["duration"]:
+        share = SEGMENT_PROGRESS_SHARE.get(row["job_kind"], 100.0)
+        percent = min(SEGMENT_PROGRESS_CAP, share * segment.end / row["duration"])
+        changes["progress"] = max(row["progress"], percent)
+    return changes
+
+
+def _edit(row: Row, edit: RecordUpdated) -> dict[str, Any]:
+    given = edit.model_fields_set
+    changes: dict[str, Any] = {name: getattr(edit, name) for name in given & {"title", "text"}}
+    if edit.speaker_labels is not None:
+        changes["speaker_labels"] = dumps(
+            merge_labels(json.loads(row["speaker_labels"]), edit.speaker_labels)
+        )
+    if "summary" in given:
+        # A summary written by hand replaces any being generated (its late events are ignored).
+        changes.update(
+            summary=edit.summary,
+            summary_status="ready" if edit.summary is not None else "none",
+            summary_id=None,
+            summary_error=None,
+        )
+    return changes
+
+
+def _summary_changes(row: Row, verb: str, data: dict[str, Any]) -> dict[str, Any]:
+    if verb == summaries.SummaryRequested.verb:
+        requested = summaries.SummaryRequested.model_validate(data)
+        return {
+            "summary_id": requested.summary_id,
+            "summary_status": "pending",
+            "summary_model": requested.model,
+            "summary_error": None,
+        }
+    event = _summary_event(verb, data)
+    if event is None or getattr(event, "summary_id", None) != row["summary_id"]:
+        return {}  # not a summary event, or one of a summary since superseded
+    match event:
+        case summaries.SummaryGenerated(text=text):
+            so_far = (row["summary"] or "") if row["summary_status"] == "generating" else ""
+            return {"summary": so_far + text, "summary_status": "generating"}
+        case summaries.SummaryCompleted(summary=summary, model=model):
+            return {"summary": summary, "summary_model": model, "summary_status": "ready"}
+        case summaries.SummaryFailed(error=error):
+            return {"summary_status": "failed", "summary_error": error}
+    return {}
+
+
+_SUMMARY_EVENTS: dict[str, type[BaseModel]] = {
+    cls.verb: cls for cls in (summaries.SummaryGenerated, summaries.SummaryCompleted, summaries.SummaryFailed)
+}
+
+
+def _summary_event(verb: str, data: dict[str, Any]) -> BaseModel | None:
+    cls = _SUMMARY_EVENTS.get(verb)
+    return cls.model_validate(data) if cls is not None else None
