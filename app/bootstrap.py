@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from app.logging import request_id_var
 from app.projections.jobs import JobsProjection
+from app.projections.stt_records import SttRecordsProjection
 from app.settings import Settings
 from domain.catalog import Catalog, CatalogError
 from eventstore.db import make_engine
@@ -27,6 +28,7 @@ from workers.dispatch import BrokerDispatcher
 from workers.engines.model_files import ModelFiles
 from workers.heartbeat import WorkerRegistry
 from workers.model_jobs import declare_model_actors
+from workers.summary_jobs import declare_summary_actors
 from workflows.jobs import JobService
 from workflows.models import ModelService
 
@@ -36,6 +38,7 @@ BUILTIN_ACTOR_MODULES: tuple[str, ...] = (
     "workers.alignment_jobs",
     "workers.speech_jobs",
     "workers.chat_jobs",
+    "workers.diarization_jobs",
 )
 
 
@@ -53,7 +56,7 @@ def load_catalog(settings: Settings) -> Catalog:
 
 
 def build_projections() -> ProjectionRegistry:
-    return ProjectionRegistry([JobsProjection()])
+    return ProjectionRegistry([JobsProjection(), SttRecordsProjection()])
 
 
 def build_upcasters() -> Upcasters:
@@ -113,6 +116,7 @@ def bootstrap(settings: Settings) -> Container:
     import_actor_modules((*BUILTIN_ACTOR_MODULES, *settings.actor_modules))
     declare_job_actors(broker)
     declare_model_actors(broker)
+    declare_summary_actors(broker)
     catalog = load_catalog(settings)
     model_files = ModelFiles(settings.models_dir)
     dispatcher = BrokerDispatcher(broker)

@@ -130,6 +130,8 @@ class TranscriptionResult(_Frozen):
     processing_time_ms: float
     rtf: float
     diagnostics: dict[str, Any] = {}
+    speaker_count: int | None = None
+    """Speaker-attributed ASR only (left out of the result otherwise)."""
 
 
 class AlignmentResult(_Frozen):

@@ -3,19 +3,28 @@ event each, and after a crash resume from the end of the last recorded segment.
 
 Generic on purpose: the OpenAI route and persisted speech-to-text jobs both run it with
 ``TranscriptionParams`` (a media digest, the model, language, prompt, word timestamps wanted,
-an optional forced aligner).
+an optional forced aligner). Audio of any length is decoded once to a temporary file and
+transcribed window by window (``workers.audio_windows``: at most 5 minutes, cut at a silence),
+so memory does not grow with the recording.
+
+Speaker-attributed ASR (``job_kind: speaker_attributed_asr``) then diarizes the audio and
+merges the turns with the words (``transcription.speakers_attributed``); ``generate_summary``
+asks for the record's summary before the job completes.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from domain.catalog import Catalog, ModelVariant
+from domain.diarization import SpeakersAttributed
+from domain.speaker_attribution import attribute_speakers, transcript_words
+from domain.stt_records import SAA
 from domain.transcription import (
     TRANSCRIBE_ACTOR,
     LanguageDetected,
@@ -27,9 +36,9 @@ from domain.transcription import (
     transcribed_segments,
     transcript_text,
 )
-from eventstore.media import MediaNotFound
 from workers import runtime
 from workers.actors import job_actor
+from workers.audio_windows import DecodedAudio, stored_audio_file, stored_audio_path, windows
 from workers.engines.audio import AudioDecodeError, decode_audio
 from workers.engines.base import (
     SAMPLE_RATE,
@@ -41,13 +50,16 @@ from workers.engines.base import (
     TranscriptionInfo,
     Word,
 )
+from workers.speakers import DIARIZING_ROUTE, find_speakers, speaker_bounds, speaker_engine
+from workers.summary_jobs import request_record_summary
 from workflows.jobs import JobInputError, JobRun
 
 TRANSCRIBING_ROUTE = "openai_audio_transcriptions"
 ALIGNING_ROUTE = "forced_alignment"
-# A resumed job whose recorded segments end this close to the end of the audio has nothing left
-# to decode: Whisper pads a sliver of trailing silence to 30 s and may invent words for it.
+# A window this short after decoded audio (the tail after a resume, or after the last cut) has
+# nothing worth decoding: Whisper pads a sliver of trailing silence to 30 s and may invent words.
 MIN_RESUME_SECONDS = 0.5
+SAA_PERCENTS = {"speech": 85.0, "embeddings": 93.0, "clustering": 98.0}
 
 Params = TypeVar("Params", bound=BaseModel)
 
@@ -72,13 +84,11 @@ def model_variant(catalog: Catalog, model_id: str, route: str, param: str) -> Mo
 
 
 def stored_audio(digest: str) -> Audio:
-    """The job's audio, decoded to 16 kHz mono; undecodable or missing audio is the client's fault."""
+    """The job's audio, decoded whole to 16 kHz mono (short clips); undecodable or missing audio
+    is the client's fault."""
+    path = stored_audio_path(digest)
     try:
-        data = runtime.media().read(digest)
-    except (MediaNotFound, ValueError) as error:
-        raise JobInputError(f"The uploaded audio is no longer stored: {error}", param="file") from error
-    try:
-        return decode_audio(data, SAMPLE_RATE)
+        return decode_audio(path, SAMPLE_RATE)
     except AudioDecodeError as error:
         raise JobInputError(str(error), param="file") from error
 
@@ -108,13 +118,13 @@ class WordTimer:
     segments the ASR model gives no word times for, loaded only if one needs it.
     """
 
-    audio: Audio
     aligner: ModelVariant | None
     forced: bool
     sources: set[str] = field(default_factory=set)
     _engine: ForcedAligner | None = None
 
-    def words(self, segment: Segment, offset: float) -> tuple[WordTiming, ...]:
+    def words(self, segment: Segment, window: Audio, offset: float) -> tuple[WordTiming, ...]:
+        """``segment``'s words; its times count from the start of ``window``, at ``offset`` s."""
         if not segment.text.strip():
             return ()
         if segment.words and not self.forced:
@@ -122,11 +132,11 @@ class WordTimer:
             return tuple(word_timing(word, offset) for word in segment.words)
         if self.aligner is None:
             return ()
-        start = offset + segment.start
-        clip = self.audio[round(start * SAMPLE_RATE) : round((offset + segment.end) * SAMPLE_RATE)]
+        clip = window[round(segment.start * SAMPLE_RATE) : round(segment.end * SAMPLE_RATE)]
         if self._engine is None:
             self._engine = runtime.engines().get(self.aligner)
         self.sources.add("forced_alignment")
+        start = offset + segment.start
         return tuple(word_timing(word, start) for word in self._engine.align(clip, segment.text))
 
     def report(self) -> dict[str, Any]:
@@ -186,20 +196,109 @@ class EarlierProgress:
 
 
 def _record_segments(
-    run: JobRun, segments: Iterator[Segment], timer: WordTimer | None, offset: float, first_id: int
-) -> None:
-    """One event per segment as it is decoded; its times count from the start of the whole audio."""
-    for segment in segments:
+    run: JobRun,
+    segments: Iterator[Segment],
+    window: Audio,
+    timer: WordTimer | None,
+    offset: float,
+    first_id: int,
+) -> int:
+    """One event per segment as it is decoded; its times count from the start of the whole audio.
+
+    Returns the id the next segment gets.
+    """
+    next_id = first_id
+    length = window.size / SAMPLE_RATE
+    for decoded in segments:
         run.checkpoint()
+        segment = _within(decoded, length)
         segment_id = first_id + segment.id
         event = SegmentTranscribed(
             id=segment_id,
             start=seconds(offset + segment.start),
             end=seconds(offset + segment.end),
             text=segment.text,
-            words=timer.words(segment, offset) if timer else (),
+            words=timer.words(segment, window, offset) if timer else (),
         )
         run.append(event, segment_id)
+        next_id = segment_id + 1
+    return next_id
+
+
+def _within(segment: Segment, length: float) -> Segment:
+    """The segment with no time past the end of its window: Whisper pads the audio to 30 s and
+    may time the last words beyond it, into what the next window decodes."""
+    if segment.end <= length:
+        return segment
+    words = tuple(replace(w, start=min(w.start, length), end=min(w.end, length)) for w in segment.words)
+    return replace(segment, start=min(segment.start, length), end=length, words=words)
+
+
+def _transcribe(
+    run: JobRun,
+    engine: SpeechToText,
+    audio: DecodedAudio,
+    params: TranscriptionParams,
+    timer: WordTimer | None,
+    earlier: EarlierProgress,
+) -> LanguageDetected | None:
+    """Decode the audio after the recorded segments, window by window; the language detected in
+    the first window holds for the others."""
+    language = earlier.language
+    hint = language.language if language else language_code(params.language)
+    next_id = earlier.next_id
+    decoded_before = bool(earlier.segments)
+    for first, last in windows(audio, round(earlier.offset * SAMPLE_RATE)):
+        if decoded_before and last - first < MIN_RESUME_SECONDS * SAMPLE_RATE:
+            continue
+        window = audio.read(first, last)
+        info, segments = _decode(
+            engine, window, hint, params, model_words=timer is not None and not timer.forced
+        )
+        if language is None:
+            probability = info.language_probability
+            language = LanguageDetected(
+                language=info.language,
+                probability=None if probability is None else round(probability, 3),
+                duration=seconds(audio.duration),
+            )
+            run.append(language)
+            hint = language.language
+        next_id = _record_segments(run, segments, window, timer, first / SAMPLE_RATE, next_id)
+        decoded_before = True
+    return language
+
+
+def _attribute_speakers(
+    run: JobRun, audio: DecodedAudio, params: TranscriptionParams, diarizer: Any
+) -> SpeakersAttributed:
+    """Diarize the audio and give each transcribed word to its speaker (once per run)."""
+    done = run.kind_events(SpeakersAttributed.verb)
+    if done:
+        return SpeakersAttributed.model_validate(done[-1].data)
+    turns = find_speakers(
+        run,
+        audio,
+        diarizer,
+        min_speakers=params.min_speakers,
+        max_speakers=params.max_speakers,
+        percents=SAA_PERCENTS,
+    )
+    segments = transcribed_segments((event.type, event.data) for event in run.recorded)
+    speakers, attributed = attribute_speakers(turns, transcript_words(segments))
+    event = SpeakersAttributed(speakers=speakers, turns=attributed)
+    run.append(event)
+    return event
+
+
+def _diarization_model(catalog: Catalog, params: TranscriptionParams) -> ModelVariant | None:
+    """The diarization model of a speaker-attributed job (None for a plain transcription)."""
+    if params.job_kind != SAA:
+        return None
+    speaker_bounds(params.min_speakers, params.max_speakers)
+    default = catalog.default("diarization")
+    model_id = params.diarization_model or (default.id if default else "")
+    return model_variant(catalog, model_id, DIARIZING_ROUTE, "diarization_model")
 
 
 @job_actor(TRANSCRIBE_ACTOR)
@@ -213,31 +312,26 @@ def transcribe_audio(run: JobRun) -> dict[str, Any]:
         if params.aligner_model
         else rt.catalog.default("alignment")
     )
-    audio = stored_audio(params.audio)
-    duration = audio.size / SAMPLE_RATE
+    diarization_model = _diarization_model(rt.catalog, params)
     engine: SpeechToText = runtime.engines().get(variant)
-    words = (
-        WordTimer(audio, aligner, forced=params.aligner_model is not None) if params.word_timestamps else None
+    # Loaded before transcribing: a diarizer that cannot load fails the job at once.
+    diarizer = speaker_engine(diarization_model, "diarization_model") if diarization_model else None
+    # Speakers are given words, so a speaker-attributed job always times them.
+    timer = (
+        WordTimer(aligner, forced=params.aligner_model is not None)
+        if params.word_timestamps or diarizer is not None
+        else None
     )
     earlier = EarlierProgress.of(run)
-    language = earlier.language
-    run.checkpoint()
-
-    if not earlier.segments or duration - earlier.offset >= MIN_RESUME_SECONDS:
-        rest = audio[round(earlier.offset * SAMPLE_RATE) :]
-        hint = language.language if language else language_code(params.language)
-        info, segments = _decode(
-            engine, rest, hint, params, model_words=words is not None and not words.forced
-        )
-        if language is None:
-            probability = info.language_probability
-            language = LanguageDetected(
-                language=info.language,
-                probability=None if probability is None else round(probability, 3),
-                duration=seconds(duration),
-            )
-            run.append(language)
-        _record_segments(run, segments, words, earlier.offset, earlier.next_id)
+    speakers = None
+    with stored_audio_file(params.audio) as audio:
+        duration = audio.duration
+        run.checkpoint()
+        language = _transcribe(run, engine, audio, params, timer, earlier)
+        if diarizer is not None:
+            speakers = _attribute_speakers(run, audio, params, diarizer)
+    if params.generate_summary:
+        request_record_summary(run)
 
     transcribed = transcribed_segments((event.type, event.data) for event in run.recorded)
     elapsed = time.perf_counter() - started
@@ -247,13 +341,15 @@ def transcribe_audio(run: JobRun) -> dict[str, Any]:
         "engine": variant.engine,
         "execution": {**execution_details(engine), "worker_id": run.worker, "attempt": run.state.attempt},
         "language_probability": language.probability if language else None,
-        "word_timestamps": words.report() if words else None,
+        "word_timestamps": timer.report() if timer else None,
         "resumed": (
             {"from_segment": earlier.next_id, "from_seconds": seconds(earlier.offset)}
             if earlier.segments
             else None
         ),
     }
+    if diarization_model is not None:
+        diagnostics["diarization_model"] = diarization_model.id
     result = TranscriptionResult(
         text=transcript_text(transcribed),
         language=language.language if language else (language_code(params.language) or ""),
@@ -262,5 +358,6 @@ def transcribe_audio(run: JobRun) -> dict[str, Any]:
         processing_time_ms=round(elapsed * 1000, 1),
         rtf=round(elapsed / duration, 4) if duration else 0.0,
         diagnostics=diagnostics,
+        speaker_count=len(speakers.speakers) if speakers else None,
     )
-    return result.model_dump(mode="json")
+    return result.model_dump(mode="json", exclude={"speaker_count"} if speakers is None else None)

@@ -64,6 +64,7 @@ def install_runtime(
         model_files=engines.model_files,
         engines=engines,
         media=container.media,
+        dispatcher=container.jobs.dispatcher,
     )
     install(runtime)
     return runtime

@@ -44,6 +44,8 @@ from workers.engines.base import (
 
 Progress = Callable[[str, float], None]
 """Receives a stage name ("vad", "embedding", "clustering", "resegmentation") and its fraction done."""
+SampleReader = Callable[[int, int], Audio]
+"""Samples ``[first, last)`` of a recording (a slice of an array, or a read from a file)."""
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -58,6 +60,28 @@ MEL_HOP = SAMPLE_RATE // 100
 
 def speaker_label(index: int) -> str:
     return f"SPEAKER_{index:02d}"
+
+
+def check_speaker_bounds(min_speakers: int | None, max_speakers: int | None) -> None:
+    """Raises ValueError for bounds no diarization can honour."""
+    if min_speakers is not None and min_speakers < 1:
+        raise ValueError("min_speakers must be at least 1")
+    if max_speakers is not None and max_speakers < 1:
+        raise ValueError("max_speakers must be at least 1")
+    if min_speakers is not None and max_speakers is not None and min_speakers > max_speakers:
+        raise ValueError("min_speakers cannot exceed max_speakers")
+
+
+def merge_speech_spans(spans: Sequence[SpeechSpan], duration: float) -> list[SpeechSpan]:
+    """Speech spans clipped to ``[0, duration]``, sorted, and merged where they touch or overlap."""
+    merged: list[SpeechSpan] = []
+    for span in sorted(spans, key=lambda span: span.start):
+        start, end = max(0.0, span.start), min(duration, span.end)
+        if merged and start <= merged[-1].end:
+            merged[-1] = SpeechSpan(merged[-1].start, max(merged[-1].end, end))
+        elif end > start:
+            merged.append(SpeechSpan(start, end))
+    return merged
 
 
 def window_bounds(n_samples: int, window: int, hop: int) -> list[tuple[int, int]]:
@@ -338,22 +362,43 @@ class ClusteringDiarizer:
 
         ``progress`` receives the stages "vad", "embedding", "clustering" and "resegmentation".
         """
-        if min_speakers is not None and min_speakers < 1:
-            raise ValueError("min_speakers must be at least 1")
-        if max_speakers is not None and max_speakers < 1:
-            raise ValueError("max_speakers must be at least 1")
-        if min_speakers is not None and max_speakers is not None and min_speakers > max_speakers:
-            raise ValueError("min_speakers cannot exceed max_speakers")
+        check_speaker_bounds(min_speakers, max_speakers)
         report: Progress = progress or (lambda stage, fraction: None)
         samples = np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)
 
         report("vad", 0.0)
-        spans = self._speech(samples)
+        spans = (
+            merge_speech_spans(self.vad.detect(samples), samples.size / SAMPLE_RATE) if samples.size else []
+        )
         report("vad", 1.0)
+        return self.diarize_speech(
+            lambda first, last: samples[first:last],
+            spans,
+            min_speakers=min_speakers,
+            max_speakers=max_speakers,
+            progress=report,
+        )
+
+    def diarize_speech(
+        self,
+        read: SampleReader,
+        spans: Sequence[SpeechSpan],
+        *,
+        min_speakers: int | None = None,
+        max_speakers: int | None = None,
+        progress: Progress | None = None,
+    ) -> list[SpeakerTurn]:
+        """``diarize`` for speech already found (``spans`` as ``merge_speech_spans`` gives them).
+
+        Only the spans' samples are read, a piece at a time, so a long recording need not be in
+        memory. ``progress`` receives the stages "embedding", "clustering" and "resegmentation".
+        """
+        check_speaker_bounds(min_speakers, max_speakers)
+        report: Progress = progress or (lambda stage, fraction: None)
         if not spans:
             return []
 
-        windows, embeddings = self._embed(samples, spans, self.window_s, self.hop_s, "embedding", report)
+        windows, embeddings = self._embed(read, spans, self.window_s, self.hop_s, "embedding", report)
 
         report("clustering", 0.0)
         labels, speakers = self._cluster(
@@ -364,7 +409,7 @@ class ClusteringDiarizer:
         if speakers > 1 and self.resegment_window_s is not None:
             centroids = _centroids(embeddings, labels, speakers)
             fine_windows, fine_embeddings = self._embed(
-                samples, spans, self.resegment_window_s, self.resegment_hop_s, "resegmentation", report
+                read, spans, self.resegment_window_s, self.resegment_hop_s, "resegmentation", report
             )
             fine_labels = _assign(fine_windows, fine_embeddings, centroids)
             if len(np.unique(fine_labels)) == speakers:
@@ -374,20 +419,6 @@ class ClusteringDiarizer:
         return relabel_by_first_appearance(turns)
 
     # -- stages ---------------------------------------------------------------------------------
-
-    def _speech(self, samples: Audio) -> list[SpeechSpan]:
-        """The VAD's spans, clipped to the audio, sorted and merged where they touch."""
-        if samples.size == 0:
-            return []
-        duration = samples.size / SAMPLE_RATE
-        spans: list[SpeechSpan] = []
-        for span in sorted(self.vad.detect(samples), key=lambda span: span.start):
-            start, end = max(0.0, span.start), min(duration, span.end)
-            if spans and start <= spans[-1].end:
-                spans[-1] = SpeechSpan(spans[-1].start, max(spans[-1].end, end))
-            elif end > start:
-                spans.append(SpeechSpan(start, end))
-        return spans
 
     def _hop(self, spans: Sequence[SpeechSpan], window: float, hop: float) -> float:
         """``hop``, or a longer one where the recording would give more than ``max_windows``."""
@@ -399,7 +430,7 @@ class ClusteringDiarizer:
 
     def _embed(
         self,
-        samples: Audio,
+        read: SampleReader,
         spans: Sequence[SpeechSpan],
         window: float,
         hop: float,
@@ -420,7 +451,7 @@ class ClusteringDiarizer:
                 chunk_end = span.end if last else chunk_start + self.max_chunk_s
                 first = round(chunk_start * SAMPLE_RATE)
                 times, embeddings = self._embed_piece(
-                    samples[first : round(chunk_end * SAMPLE_RATE)], window, hop
+                    read(first, round(chunk_end * SAMPLE_RATE)), window, hop
                 )
                 offset = first / SAMPLE_RATE
                 windows.extend(_Window(offset + start, offset + end, index) for start, end in times)
