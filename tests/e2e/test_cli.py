@@ -170,7 +170,7 @@ def test_projections_rebuild_is_identical(
 
     result = run_cli("projections", "rebuild", "--data-dir", str(sauti_server.data_dir))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.strip() == f"rebuilt jobs from {event_count} events"
+    assert result.stdout.strip() == f"rebuilt jobs, stt_records from {event_count} events"
 
     after = _jobs_table(sauti_server.data_dir)
     assert after == before

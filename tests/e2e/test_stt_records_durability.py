@@ -79,7 +79,9 @@ def test_a_worker_killed_mid_transcription_resumes_without_duplicates(
 
         record = create_record(client, audio, "victim.wav")
         stream_id = f"transcription-{record['id']}"
-        wait_for_events(client, stream_id, lambda events: len(segments_of(events)) >= 2, 120, "two segments")
+        before_kill = wait_for_events(
+            client, stream_id, lambda events: len(segments_of(events)) >= 2, 120, "two segments"
+        )
         victim = alive_workers(client)[0]["pid"]
         os.kill(victim, signal.SIGKILL)
         events = wait_for_terminal(client, stream_id, timeout=300)
@@ -95,9 +97,13 @@ def test_a_worker_killed_mid_transcription_resumes_without_duplicates(
     starts = [segment["start"] for segment in segments]
     assert starts == sorted(starts)
     expected = segments_of(reference_events)
-    # Decoding restarts at the last stored segment's end: the words match the uninterrupted run.
+    # What was stored before the kill is kept as it was, and it is what an uninterrupted run
+    # stores too (decoding is deterministic). Decoding resumes at the last stored segment's end,
+    # so later segment boundaries may fall elsewhere, but the words are the same.
+    kept = segments_of(before_kill)
+    assert segments[: len(kept)] == kept, (kept, segments)
+    assert kept == expected[: len(kept)], (kept, expected)
     assert word_error_rate(words_of(expected), words_of(segments)) <= 0.05
-    assert abs(len(segments) - len(expected)) <= 1, (len(segments), len(expected))
 
 
 def test_twenty_jobs_at_once_all_complete_in_order_and_the_web_stays_responsive(
