@@ -16,7 +16,6 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-import numpy as np
 import pytest
 
 from tests.conftest import FIXTURES
@@ -37,14 +36,34 @@ SAMPLE_RATE = 16_000
 JFK = FIXTURES / "audio" / "jfk.flac"
 
 
-def jfk_repeated(copies: int, gap_seconds: float = 1.0) -> bytes:
-    """jfk.flac ``copies`` times with silence between: a long file with known words."""
-    jfk = decode_audio(JFK)
-    gap = np.zeros(int(gap_seconds * SAMPLE_RATE), dtype=np.float32)
-    pieces = [jfk]
-    for _ in range(copies - 1):
-        pieces += [gap, jfk]
-    return encode_audio(np.concatenate(pieces).astype(np.float32), SAMPLE_RATE, "wav")
+STORY = (
+    "The river was high that spring, and the ferry ran only twice a day. "
+    "Martha packed three loaves of bread, a jar of honey and her brother's old map. "
+    "At the station a conductor in a green coat checked every ticket twice. "
+    "Nobody on the platform knew that the northern bridge had closed overnight. "
+    "By noon the clouds had cleared and the valley looked almost golden. "
+    "A farmer offered them a ride on his cart as far as the mill. "
+    "They counted seventeen windmills before the road turned toward the coast. "
+    "In the harbour, fishermen were mending nets and arguing about the weather. "
+    "The lighthouse keeper said the last boat would leave at half past six. "
+    "Martha wrote a short letter to her mother and posted it at the inn. "
+    "Later that evening the wind changed and the sea grew calm again. "
+    "When the boat finally left, the whole town seemed to be waving from the pier."
+)
+
+
+def distinct_speech(client: httpx.Client) -> bytes:
+    """About a minute of speech in which no sentence repeats, spoken by the server's Piper voice.
+
+    Repeated text (jfk again and again) trips faster-whisper's compression-ratio check, which
+    decodes again with sampling: two runs would then differ whatever a crash did.
+    """
+    response = client.post(
+        "/v1/audio/speech",
+        json={"model": "Piper-Joe-Medium", "input": STORY, "response_format": "wav"},
+    )
+    assert response.status_code == 200, response.text
+    return response.content
 
 
 def create_record(client: httpx.Client, audio: bytes, name: str, **fields: str) -> dict[str, Any]:
@@ -62,6 +81,20 @@ def segments_of(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e["data"] for e in events if e["type"] == "transcription.segment_transcribed"]
 
 
+def same_segment(a: dict[str, Any], b: dict[str, Any], tolerance: float = 0.1) -> bool:
+    """The same segment: id, times and text exactly; word times within ``tolerance`` seconds
+    (faster-whisper's word alignment can move a boundary by a frame from one run to the next)."""
+    if (a["id"], a["start"], a["end"], a["text"]) != (b["id"], b["start"], b["end"], b["text"]):
+        return False
+    words_a, words_b = a.get("words") or [], b.get("words") or []
+    return len(words_a) == len(words_b) and all(
+        x["word"] == y["word"]
+        and abs(x["start"] - y["start"]) <= tolerance
+        and abs(x["end"] - y["end"]) <= tolerance
+        for x, y in zip(words_a, words_b, strict=True)
+    )
+
+
 def words_of(segments: list[dict[str, Any]]) -> str:
     return " ".join(segment["text"] for segment in segments)
 
@@ -70,9 +103,9 @@ def test_a_worker_killed_mid_transcription_resumes_without_duplicates(
     server_factory: Callable[..., SautiServer],
 ) -> None:
     server = server_factory()
-    audio = jfk_repeated(6)
-    with server.client(timeout=httpx.Timeout(30.0)) as client:
+    with server.client(timeout=httpx.Timeout(120.0)) as client:
         wait_until(lambda: alive_workers(client), 30, "a live worker")
+        audio = distinct_speech(client)
         reference = create_record(client, audio, "reference.wav")
         reference_events = wait_for_terminal(client, f"transcription-{reference['id']}", timeout=300)
         assert event_types(reference_events)[-1] == "transcription.completed"
@@ -102,7 +135,8 @@ def test_a_worker_killed_mid_transcription_resumes_without_duplicates(
     # so later segment boundaries may fall elsewhere, but the words are the same.
     kept = segments_of(before_kill)
     assert segments[: len(kept)] == kept, (kept, segments)
-    assert kept == expected[: len(kept)], (kept, expected)
+    for stored, uninterrupted in zip(kept, expected, strict=False):
+        assert same_segment(stored, uninterrupted), (stored, uninterrupted)
     assert word_error_rate(words_of(expected), words_of(segments)) <= 0.05
 
 
