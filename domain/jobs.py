@@ -128,6 +128,8 @@ class JobState:
     result: dict[str, Any] | None = None
     error: str | None = None
     run: int = 0
+    actor: str | None = None
+    """The actor its messages go to (from ``queued``)."""
 
     @property
     def exists(self) -> bool:
@@ -142,8 +144,8 @@ def evolve(state: JobState, event: DomainEvent) -> JobState:
     match event:
         case JobRequested(job_id=job_id, params=params, run=run):
             return JobState(job_id=job_id, status="requested", params=dict(params), run=run)
-        case JobQueued():
-            return replace(state, status="queued")
+        case JobQueued(actor=actor):
+            return replace(state, status="queued", actor=actor)
         case JobStarted(attempt=attempt, worker=worker):
             return replace(state, status="running", attempt=attempt, worker=worker)
         case JobProgressed(step=step, percent=percent):
@@ -195,9 +197,8 @@ class ReportProgress:
 
 @dataclass(frozen=True)
 class RequestRerun:
-    """Run an ended job again, with the same params, as the next run of the same stream."""
+    """Run an ended job again, with the same params and actor, as the next run of the same stream."""
 
-    actor: str
     message_id: str | None = None
 
 
@@ -263,7 +264,7 @@ def decide(command: Command, state: JobState) -> list[DomainEvent]:
             raise InvalidTransition(f"the job is still {state.status}: cancel it before running it again")
         return [
             JobRequested(job_id=state.job_id or "", params=state.params, run=state.run + 1),
-            JobQueued(actor=command.actor, message_id=command.message_id),
+            JobQueued(actor=state.actor or "", message_id=command.message_id),
         ]
     if state.is_terminal:
         if isinstance(command, RequestCancel):

@@ -21,6 +21,7 @@ from domain.jobs import (
     CompleteJob,
     ConfirmCancel,
     FailJob,
+    JobQueued,
     JobState,
     ReportProgress,
     RequestCancel,
@@ -120,43 +121,34 @@ class JobService:
 
         Raises NotFound, or InvalidTransition while the job is still going.
         """
-        for _ in range(MAX_CONFLICT_RETRIES):
-            state, version = load_job(self.store, stream_id)
-            if not state.exists:
-                raise NotFound(f"no job {stream_id}")
-            queued = [e for e in self.store.read_stream(stream_id) if e.type.endswith(".queued")]
-            actor = str(queued[-1].data["actor"]) if queued else ""
-            message_id = str(uuid.uuid4())
-            events = decide(RequestRerun(actor, message_id), state)
-            category = stream_id.split("-", 1)[0]
-            meta = {"correlation_id": stream_id, **(metadata or {})}
-            try:
-                with self.store.transaction() as tx:
-                    tx.append(stream_id, [to_new_event(category, e, metadata=meta) for e in events], version)
-                    self.dispatcher.dispatch(tx, actor, stream_id, message_id)
-            except ConcurrencyError:
-                continue
-            for event in events:
-                state = evolve(state, event)
-            return state
-        raise ConcurrencyError(stream_id, "any", -1)
+        meta = {"correlation_id": stream_id, **(metadata or {})}
+        return self._decide(stream_id, RequestRerun(str(uuid.uuid4())), meta)
 
     def request_cancel(
         self, stream_id: str, reason: str | None = None, metadata: dict[str, Any] | None = None
     ) -> JobState:
         """Record a cancellation request. Raises NotFound, or InvalidTransition if it already ended."""
+        return self._decide(stream_id, RequestCancel(reason), metadata)
+
+    def _decide(self, stream_id: str, command: JobCommand, metadata: dict[str, Any] | None) -> JobState:
+        """Append what ``command`` decides on the job's current state (retried on a concurrent
+        change); a ``queued`` event among them sends its message in the same transaction."""
+        category = stream_id.split("-", 1)[0]
         for _ in range(MAX_CONFLICT_RETRIES):
             state, version = load_job(self.store, stream_id)
             if not state.exists:
                 raise NotFound(f"no job {stream_id}")
-            events = decide(RequestCancel(reason), state)
+            events = decide(command, state)
             if not events:
                 return state
-            category = stream_id.split("-", 1)[0]
             try:
-                self.store.append(
-                    stream_id, [to_new_event(category, e, metadata=metadata) for e in events], version
-                )
+                with self.store.transaction() as tx:
+                    tx.append(
+                        stream_id, [to_new_event(category, e, metadata=metadata) for e in events], version
+                    )
+                    for event in events:
+                        if isinstance(event, JobQueued) and event.message_id is not None:
+                            self.dispatcher.dispatch(tx, event.actor, stream_id, event.message_id)
             except ConcurrencyError:
                 continue
             for event in events:

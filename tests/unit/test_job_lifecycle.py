@@ -69,7 +69,7 @@ def test_an_ended_job_runs_again_as_its_next_run() -> None:
         StartAttempt("w1"),
         ReportProgress("one", 50.0),
         FailJob("boom"),
-        RequestRerun("actor", "m2"),
+        RequestRerun("m2"),
     )
     assert history[-2:] == [
         JobRequested(job_id="j1", params={"a": 1}, run=2),
@@ -79,9 +79,9 @@ def test_an_ended_job_runs_again_as_its_next_run() -> None:
     assert state.steps_done == () and state.error is None and state.params == {"a": 1}
     state, _ = run(RequestJob("j1", "actor"), StartAttempt("w1"))
     with pytest.raises(InvalidTransition, match="still running"):
-        decide(RequestRerun("actor"), state)
+        decide(RequestRerun(), state)
     with pytest.raises(InvalidTransition):
-        decide(RequestRerun("actor"), JobState())
+        decide(RequestRerun(), JobState())
 
 
 def test_repeated_commands_are_no_ops() -> None:
