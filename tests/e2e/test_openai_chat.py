@@ -16,6 +16,7 @@ import openai
 import pytest
 from openai import OpenAI
 
+from tests.chat_tools import GET_WEATHER
 from tests.e2e.conftest import (
     SautiServer,
     event_types,
@@ -28,21 +29,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 QWEN = "Qwen2.5-Coder-0.5B-Instruct-GGUF"
 CHAT = "/v1/chat/completions"
 WEATHER_QUESTION = [{"role": "user", "content": "What is the weather in Paris right now?"}]
-GET_WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Get the current weather for a city.",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "city": {"type": "string", "description": "City name"},
-                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
-            },
-            "required": ["city", "unit"],
-        },
-    },
-}
 SLOW = httpx.Timeout(10.0, read=180.0)
 
 

@@ -16,6 +16,7 @@ from app.bootstrap import Container
 from app.settings import Settings
 from domain.generation import ACTOR, TextGenerated
 from eventstore.base import RecordedEvent, StoreTransaction
+from tests.chat_tools import GET_WEATHER
 from tests.integration.conftest import wait_for_terminal
 from workers.dispatch import BrokerDispatcher
 from workflows.jobs import JobRun, JobService
@@ -24,21 +25,6 @@ pytestmark = pytest.mark.usefixtures("runtime")
 
 QWEN = "Qwen2.5-Coder-0.5B-Instruct-GGUF"
 GENERATION_TIMEOUT = 120.0
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Get the current weather for a city.",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "city": {"type": "string", "description": "City name"},
-                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
-            },
-            "required": ["city", "unit"],
-        },
-    },
-}
 CLOCK = {
     "type": "function",
     "function": {
@@ -120,7 +106,7 @@ def test_text_arrives_as_batched_deltas_and_the_result_has_usage(container: Cont
 
 def test_a_model_chosen_tool_call_is_parsed_and_never_recorded_as_content(container: Container) -> None:
     result, events = generate(
-        container, messages=ask("What is the weather in Paris right now?"), tools=[WEATHER], max_tokens=60
+        container, messages=ask("What is the weather in Paris right now?"), tools=[GET_WEATHER], max_tokens=60
     )
     assert result["finish_reason"] == "tool_calls"
     [call] = result["tool_calls"]
@@ -137,7 +123,7 @@ def test_tool_choice_none_renders_no_tools(container: Container) -> None:
     result, _events = generate(
         container,
         messages=ask("What is the weather in Paris right now?"),
-        tools=[WEATHER],
+        tools=[GET_WEATHER],
         tool_choice="none",
         max_tokens=24,
     )
@@ -150,14 +136,14 @@ def test_a_forced_tool_choice_always_yields_a_valid_call(container: Container) -
     result, events = generate(
         container,
         messages=ask("Tell me a joke about cats."),
-        tools=[WEATHER, CLOCK],
+        tools=[GET_WEATHER, CLOCK],
         tool_choice={"type": "function", "function": {"name": "get_weather"}},
         max_tokens=80,
     )
     assert result["finish_reason"] == "tool_calls"
     [call] = result["tool_calls"]
     assert call["function"]["name"] == "get_weather"
-    assert_matches_schema(json.loads(call["function"]["arguments"]), WEATHER["function"]["parameters"])
+    assert_matches_schema(json.loads(call["function"]["arguments"]), GET_WEATHER["function"]["parameters"])
     assert deltas(events) == []
 
 
@@ -165,12 +151,12 @@ def test_required_calls_one_of_the_tools(container: Container) -> None:
     result, _events = generate(
         container,
         messages=ask("What time is it in Tokyo?"),
-        tools=[WEATHER, CLOCK],
+        tools=[GET_WEATHER, CLOCK],
         tool_choice="required",
         max_tokens=80,
     )
     [call] = result["tool_calls"]
-    tool = {"get_weather": WEATHER, "get_time": CLOCK}[call["function"]["name"]]
+    tool = {"get_weather": GET_WEATHER, "get_time": CLOCK}[call["function"]["name"]]
     assert_matches_schema(json.loads(call["function"]["arguments"]), tool["function"]["parameters"])
 
 
@@ -181,7 +167,7 @@ def test_a_forced_choice_naming_no_tool_fails_as_bad_input(container: Container)
         {
             "model": QWEN,
             "messages": ask("Hi"),
-            "tools": [WEATHER],
+            "tools": [GET_WEATHER],
             "tool_choice": {"type": "function", "function": {"name": "launch"}},
         },
     )
