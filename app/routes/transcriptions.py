@@ -8,6 +8,7 @@ its segments are recorded.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,7 @@ from app.errors import ApiError
 from app.job_follow import JobFollower, terminal_error
 from app.model_choice import resolve_model
 from app.sse import sse_frame, sse_response
-from app.uploads import AudioForm, read_audio_form, require_audio
+from app.uploads import read_audio_form, require_audio
 from domain.fields import FieldError, choice, optional_bool, optional_int, optional_number, optional_str
 from domain.jobs import is_terminal_type
 from domain.transcription import (
@@ -102,8 +103,8 @@ class TranscriptionOptions:
 # --- /v1/audio/transcriptions ------------------------------------------------------------
 
 
-async def _store_audio(container: Container, form: AudioForm) -> str:
-    return await asyncio.to_thread(container.media.put, require_audio(form))
+async def _store_audio(container: Container, audio: bytes) -> str:
+    return await asyncio.to_thread(container.media.put, audio)
 
 
 @blueprint.post("/v1/audio/transcriptions")
@@ -114,7 +115,7 @@ async def create_transcription() -> Response:
     options = TranscriptionOptions.read(fields)
     language = optional_str(fields, "language")
     prompt = optional_str(fields, "prompt")
-    require_audio(form)
+    audio = require_audio(form)
     variant = await resolve_model(
         container, fields.get("model"), "openai_audio_transcriptions", default_for="asr", what="transcription"
     )
@@ -128,7 +129,7 @@ async def create_transcription() -> Response:
             param="aligner_model",
         )
     params = TranscriptionParams(
-        audio=await _store_audio(container, form),
+        audio=await _store_audio(container, audio),
         model=variant.id,
         language=language or None,
         prompt=prompt or None,
@@ -167,40 +168,36 @@ def _stream_error(error: ApiError) -> bytes:
 
 async def _transcript_events(follower: JobFollower, stream_id: str) -> AsyncIterator[bytes]:
     """``transcript.text.delta`` per recorded segment, then ``transcript.text.done`` or ``error``."""
-    events = follower.events(stream_id)
     first, ended = True, False
     try:
-        async for event in events:
-            if is_event(event.type, SegmentTranscribed):
-                segment = SegmentTranscribed.model_validate(event.data)
-                if segment.text.strip():
+        # Closed as soon as this stream ends, not when garbage collected: a client gone away
+        # cancels the job.
+        async with contextlib.aclosing(follower.events(stream_id)) as events:
+            async for event in events:
+                if is_event(event.type, SegmentTranscribed):
+                    segment = SegmentTranscribed.model_validate(event.data)
+                    if segment.text.strip():
+                        delta = text_delta(segment.text, first=first)
+                        yield sse_frame({"type": "transcript.text.delta", "delta": delta})
+                        first = False
+                elif event.type.endswith(".completed"):
+                    ended = True
+                    result = TranscriptionResult.model_validate(event.data.get("result") or {})
                     yield sse_frame(
-                        {"type": "transcript.text.delta", "delta": text_delta(segment.text, first=first)}
+                        {
+                            "type": "transcript.text.done",
+                            "text": result.text,
+                            "language": result.language,
+                            "audio_duration_secs": result.duration,
+                        }
                     )
-                    first = False
-            elif event.type.endswith(".completed"):
-                ended = True
-                result = TranscriptionResult.model_validate(event.data.get("result") or {})
-                yield sse_frame(
-                    {
-                        "type": "transcript.text.done",
-                        "text": result.text,
-                        "language": result.language,
-                        "audio_duration_secs": result.duration,
-                    }
-                )
-            elif is_terminal_type(event.type):
-                ended = True
-                yield _stream_error(terminal_error(event))
+                elif is_terminal_type(event.type):
+                    ended = True
+                    yield _stream_error(terminal_error(event))
         if not ended:
             yield _stream_error(ApiError(503, "The server is shutting down; retry the request."))
     except ApiError as error:
         yield _stream_error(error)
-    finally:
-        # Close the follower now, not when it is garbage collected: a client gone away cancels the job.
-        aclose = getattr(events, "aclose", None)
-        if aclose is not None:
-            await aclose()
 
 
 # --- /v1/audio/align ---------------------------------------------------------------------
@@ -218,12 +215,12 @@ async def align_audio() -> Response:
             400, "`text` (or `reference_text`) is required: the words spoken in the audio.", param="text"
         )
     language = optional_str(fields, "language")
-    require_audio(form)
+    audio = require_audio(form)
     variant = await resolve_model(
         container, fields.get("model"), "forced_alignment", default_for="alignment", what="forced alignment"
     )
     params = AlignmentParams(
-        audio=await _store_audio(container, form), text=text, model=variant.id, language=language or None
+        audio=await _store_audio(container, audio), text=text, model=variant.id, language=language or None
     )
     follower = JobFollower.for_request()
     stream_id = await follower.submit(ALIGNMENT_CATEGORY, ALIGN_ACTOR, params.model_dump())
