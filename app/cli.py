@@ -7,6 +7,7 @@ import asyncio
 import ipaddress
 import json
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -118,6 +119,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if args.processes and args.processes > 1:
         return asyncio.run(_supervise_workers(settings, args.no_migrate))
     configure_logging(settings.log_level, settings.log_format, "worker")
+    if settings.worker_niceness > 0:
+        # Inference is batch work: the web process beside it keeps answering probes and pages.
+        os.nice(settings.worker_niceness)
     from app.bootstrap import bootstrap, new_worker_id
     from migrations.api import is_up_to_date, upgrade
     from workers.engines.registry import EngineRegistry

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     """Unset: the embedded SQLite broker. ``redis://…`` or ``amqp://…`` select those brokers."""
     workers: int = 1
     worker_threads: int = 1
+    worker_niceness: int = 10
+    """Added to a worker process's nice value (0: none), so that inference never starves the web process."""
     cors: bool = False
     max_concurrent: int = 100
     timeout: float = 300.0
@@ -101,6 +103,7 @@ class Settings(BaseSettings):
             "SAUTI_DATA_DIR": str(self.data_dir),
             "SAUTI_DATABASE_URL": self.resolved_database_url,
             "SAUTI_WORKER_THREADS": str(self.worker_threads),
+            "SAUTI_WORKER_NICENESS": str(self.worker_niceness),
             "SAUTI_LOG_LEVEL": self.log_level,
             "SAUTI_LOG_FORMAT": self.log_format,
             "SAUTI_BROKER_LEASE_SECONDS": str(self.broker_lease_seconds),
