@@ -1,22 +1,27 @@
-"""Speaker-attributed transcripts: diarization turns merged with the transcript's timed words.
+"""Speaker-attributed transcripts: diarize first, then transcribe each speaker's speech on its own.
 
-Each word goes to the speaker whose turns overlap it most; a word that no turn overlaps (spoken
-in a pause the diarizer left out) goes to the nearest turn. Consecutive words of one speaker
-form one turn, and speakers are renamed SPEAKER_00, SPEAKER_01… in order of first appearance
-among the words, so a diarized speaker who said nothing transcribable is left out.
-Pure: no I/O.
+Where two people talk at once, a single-stream ASR model writes a blend of both sentences, and
+its word times cannot untangle whose word is whose. Decoding one speaker's stretch at a time
+keeps each sentence whole where one voice dominates, and makes every segment's speaker known by
+construction instead of guessed from word times.
+
+``speaker_pieces`` turns diarization turns into what to decode: in time order, never
+overlapping, a speaker's consecutive turns joined across short pauses (each piece decoded costs
+at least one pass of the model, so fewer, longer pieces are faster). ``speaker_transcript``
+folds the decoded segments back into speaker turns with their text. Pure: no I/O.
 """
 
 from __future__ import annotations
 
-import bisect
 import itertools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
 from domain.diarization import SpeakerTurnData
 from domain.transcription import SegmentTranscribed
+
+JOIN_PAUSE_S = 2.0
+"""A speaker's turns this close together (no one else speaking between them) are decoded as one."""
 
 
 class Turn(Protocol):
@@ -30,85 +35,54 @@ class Turn(Protocol):
     def end(self) -> float: ...
 
 
-@dataclass(frozen=True)
-class TimedWord:
-    text: str
-    start: float
-    end: float
+def speaker_pieces(turns: Iterable[Turn], *, join_pause_s: float = JOIN_PAUSE_S) -> list[SpeakerTurnData]:
+    """The stretches to transcribe, one speaker each.
 
-
-def transcript_words(segments: Iterable[SegmentTranscribed]) -> list[TimedWord]:
-    """The words of the segments; a segment without word times counts as one long word."""
-    words: list[TimedWord] = []
-    for segment in segments:
-        if segment.words:
-            words.extend(TimedWord(w.word, w.start, w.end) for w in segment.words if w.word.strip())
-        elif segment.text.strip():
-            words.append(TimedWord(" ".join(segment.text.split()), segment.start, segment.end))
-    return words
-
-
-def speaker_label(index: int) -> str:
-    return f"SPEAKER_{index:02d}"
-
-
-class _TurnIndex:
-    """Turns sorted by start, to find the few that can overlap a word without scanning them all."""
-
-    def __init__(self, turns: Iterable[Turn]) -> None:
-        self.turns = sorted(turns, key=lambda turn: (turn.start, turn.end))
-        self.starts = [turn.start for turn in self.turns]
-        # For each i, the turn that ends last among the first i + 1: every turn before the first
-        # whose ``reach`` passes a word's start ended before the word began.
-        self.latest: list[int] = []
-        for position, turn in enumerate(self.turns):
-            later = not self.latest or turn.end > self.turns[self.latest[-1]].end
-            self.latest.append(position if later else self.latest[-1])
-        self.reach = [self.turns[position].end for position in self.latest]
-
-    def speaker_of(self, word: TimedWord) -> str:
-        low = bisect.bisect_right(self.reach, word.start)
-        high = bisect.bisect_left(self.starts, word.end)
-        overlaps: dict[str, float] = {}
-        for turn in self.turns[low:high]:
-            overlap = min(word.end, turn.end) - max(word.start, turn.start)
-            if overlap > 0:
-                overlaps[turn.speaker] = overlaps.get(turn.speaker, 0.0) + overlap
-        if overlaps:
-            return max(overlaps, key=lambda speaker: overlaps[speaker])
-        # No overlap (a pause the diarizer left out, or an instant): the nearest turn, the
-        # earlier of two equally near.
-        candidates = [
-            *([self.turns[self.latest[low - 1]]] if low > 0 else []),
-            *self.turns[low:high],
-            *self.turns[high : high + 1],
-        ]
-        return min(
-            candidates, key=lambda turn: max(turn.start - word.end, word.start - turn.end, 0.0)
-        ).speaker
-
-
-def attribute_speakers(
-    turns: Sequence[Turn], words: Sequence[TimedWord]
-) -> tuple[list[str], list[SpeakerTurnData]]:
-    """The speakers and the speaker-labelled transcript turns ``{speaker, start, end, text}``.
-
-    Without diarization turns (no speech found) every word is one speaker's.
+    Where turns overlap (a pipeline such as pyannote reports overlapped speech), each instant goes
+    to the turn that began last, so an interjection inside a long turn is decoded on its own and
+    the long turn resumes after it.
     """
-    index = _TurnIndex(turns) if turns else None
-    names: dict[str, str] = {}
-    result: list[SpeakerTurnData] = []
-    for speaker, run in itertools.groupby(
-        words, key=lambda word: index.speaker_of(word) if index else speaker_label(0)
-    ):
-        said = list(run)
-        name = names.setdefault(speaker, speaker_label(len(names)))
-        result.append(
+    ordered = sorted(turns, key=lambda turn: (turn.start, turn.end))
+    bounds = sorted({time for turn in ordered for time in (turn.start, turn.end)})
+    pieces: list[SpeakerTurnData] = []
+    active: list[Turn] = []
+    upcoming = iter(ordered)
+    following = next(upcoming, None)
+    for left, right in itertools.pairwise(bounds):
+        while following is not None and following.start <= left:
+            active.append(following)
+            following = next(upcoming, None)
+        active = [turn for turn in active if turn.end > left]
+        if not active:
+            continue
+        speaker = max(active, key=lambda turn: turn.start).speaker
+        last = pieces[-1] if pieces else None
+        if last is not None and last.speaker == speaker and left - last.end <= join_pause_s:
+            pieces[-1] = SpeakerTurnData(speaker=speaker, start=last.start, end=right)
+        else:
+            pieces.append(SpeakerTurnData(speaker=speaker, start=left, end=right))
+    return pieces
+
+
+def speaker_transcript(
+    speakers: Sequence[str], segments: Iterable[SegmentTranscribed]
+) -> tuple[list[str], list[SpeakerTurnData]]:
+    """The speakers and the transcript's turns ``{speaker, start, end, text}``.
+
+    Consecutive segments of one speaker form one turn. ``speakers`` (as the diarization named
+    them) is kept whole, so the labels of turns, segments and speakers always agree; a speaker
+    who said nothing transcribable has no turn. Segments without text or speaker are left out.
+    """
+    turns: list[SpeakerTurnData] = []
+    said = (s for s in segments if s.speaker is not None and " ".join(s.text.split()))
+    for speaker, grouped in itertools.groupby(said, key=lambda segment: segment.speaker):
+        run = list(grouped)
+        turns.append(
             SpeakerTurnData(
-                speaker=name,
-                start=said[0].start,
-                end=max(word.end for word in said),
-                text=" ".join(word.text.strip() for word in said),
+                speaker=str(speaker),
+                start=run[0].start,
+                end=max(segment.end for segment in run),
+                text=" ".join(" ".join(segment.text.split()) for segment in run),
             )
         )
-    return list(names.values()), result
+    return list(dict.fromkeys([*speakers, *(turn.speaker for turn in turns)])), turns

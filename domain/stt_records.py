@@ -159,20 +159,6 @@ def _loads(row: Mapping[str, Any], column: str, empty: Any) -> Any:
     return json.loads(raw) if raw else empty
 
 
-def _overlap(a_start: float, a_end: float, b_start: float, b_end: float) -> float:
-    return max(0.0, min(a_end, b_end) - max(a_start, b_start))
-
-
-def _segment_speaker(segment: Mapping[str, Any], turns: Sequence[Mapping[str, Any]]) -> str | None:
-    """The speaker whose turns overlap the segment most."""
-    talk: dict[str, float] = {}
-    for turn in turns:
-        overlap = _overlap(segment["start"], segment["end"], turn["start"], turn["end"])
-        if overlap > 0:
-            talk[turn["speaker"]] = talk.get(turn["speaker"], 0.0) + overlap
-    return max(talk, key=lambda speaker: talk[speaker]) if talk else None
-
-
 def _speaker_view(speaker: str | None, labels: Mapping[str, str]) -> dict[str, str | None]:
     return {"speaker": labels.get(speaker, speaker) if speaker else None, "speaker_id": speaker}
 
@@ -231,6 +217,6 @@ def record_json(
         record["speaker_turns"] = [{**turn, **_speaker_view(turn["speaker"], labels)} for turn in turns]
         segments: list[dict[str, Any]] = _loads(row, "segments", [])
         if kind == SAA:
-            segments = [{**s, **_speaker_view(_segment_speaker(s, turns), labels)} for s in segments]
+            segments = [{**s, **_speaker_view(s.get("speaker"), labels)} for s in segments]
         record["segments"] = segments if kind != DIARIZATION else []
     return record

@@ -165,6 +165,8 @@ class SegmentTranscribed(DomainEvent):
     end: float
     text: str
     words: tuple[WordTiming, ...] = ()
+    speaker: str | None = None
+    """Speaker-attributed ASR: the diarized speaker whose speech the segment was decoded from."""
 
 
 def is_event(event_type: str, event: type[DomainEvent]) -> bool:

@@ -118,24 +118,26 @@ def silence_cut(spans: Sequence[SpeechSpan], length: float) -> float | None:
 def windows(
     audio: DecodedAudio,
     first: int = 0,
+    end: int | None = None,
     *,
     windowing: Windowing | None = None,
     vad: Callable[[], VoiceActivityDetector] = vad_engine,
 ) -> Iterator[tuple[int, int]]:
-    """Sample ranges ``[first, last)`` that cover the audio from ``first`` to its end
-    (``windowing``: ``WINDOWING`` as it is when called)."""
+    """Sample ranges ``[first, last)`` that cover the audio from ``first`` to ``end`` (its end
+    by default; ``windowing``: ``WINDOWING`` as it is when called)."""
     windowing = windowing or WINDOWING
+    end = audio.samples if end is None else min(end, audio.samples)
     size = round(windowing.window_s * SAMPLE_RATE)
     search = min(size, round(windowing.search_s * SAMPLE_RATE))
-    while audio.samples - first > size:
+    while end - first > size:
         region_first = first + size - search
         region = audio.read(region_first, first + size)
         cut = silence_cut(vad().detect(region), region.size / SAMPLE_RATE)
         last = first + size if cut is None else region_first + max(1, round(cut * SAMPLE_RATE))
         yield first, last
         first = last
-    if audio.samples > first:
-        yield first, audio.samples
+    if end > first:
+        yield first, end
 
 
 def speech_spans(
@@ -158,5 +160,10 @@ def speech_spans(
     return merge_speech_spans(found, audio.duration)
 
 
-def _at(first: int, seconds: float) -> float:
-    return (first + round(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+def _at(first: int, offset: float) -> float:
+    return (first + round(offset * SAMPLE_RATE)) / SAMPLE_RATE
+
+
+def seconds(value: float) -> float:
+    """A time as events record it: to the millisecond."""
+    return round(value, 3)

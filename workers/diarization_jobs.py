@@ -14,52 +14,36 @@ import time
 from typing import Any
 
 from domain.catalog import ModelVariant
-from domain.diarization import ACTOR, DiarizationParams, SpeakersFound, SpeakerTurnData, SpeechDetected
+from domain.diarization import ACTOR, DiarizationParams, SpeakersFound, SpeechDetected
 from workers import runtime
 from workers.actors import job_actor
-from workers.audio_windows import stored_audio_file
-from workers.engines.base import SpeechSpan
-from workers.speakers import DIARIZING_ROUTE, find_speakers, speaker_bounds, speaker_engine
+from workers.audio_windows import seconds, stored_audio_file
+from workers.speakers import DIARIZING_ROUTE, diarize, recorded_speakers, speaker_bounds, speaker_engine
 from workers.summary_jobs import request_record_summary
-from workers.transcription_jobs import job_params, model_variant, seconds
+from workers.transcription_jobs import job_params, model_variant
 from workflows.jobs import JobRun
 
 PERCENTS = {"speech": 20.0, "embeddings": 70.0, "clustering": 90.0}
 
 
-def _speech_detected(duration: float, spans: list[SpeechSpan]) -> SpeechDetected:
-    return SpeechDetected(
-        duration=seconds(duration),
-        speech_seconds=seconds(sum(span.end - span.start for span in spans)),
-        span_count=len(spans),
-    )
-
-
 def _diarize(run: JobRun, params: DiarizationParams, variant: ModelVariant) -> tuple[float, SpeakersFound]:
     """The audio's duration and its speakers: found now, or by an earlier attempt of this run."""
-    found = run.kind_events(SpeakersFound.verb)
+    found = recorded_speakers(run)
     detected = run.kind_events(SpeechDetected.verb)
     if found and detected:
-        return float(detected[-1].data["duration"]), SpeakersFound.model_validate(found[-1].data)
+        return float(detected[-1].data["duration"]), found
     engine = speaker_engine(variant, "model")
     with stored_audio_file(params.audio) as audio:
         run.checkpoint()
-        turns = find_speakers(
+        found = diarize(
             run,
             audio,
             engine,
             min_speakers=params.min_speakers,
             max_speakers=params.max_speakers,
             percents=PERCENTS,
-            on_speech=lambda spans: run.append(_speech_detected(audio.duration, spans)),
         )
-        duration = audio.duration
-    speakers = SpeakersFound(
-        speakers=list(dict.fromkeys(turn.speaker for turn in turns)),
-        turns=[SpeakerTurnData(speaker=t.speaker, start=seconds(t.start), end=seconds(t.end)) for t in turns],
-    )
-    run.append(speakers)
-    return duration, speakers
+        return audio.duration, found
 
 
 @job_actor(ACTOR)

@@ -13,8 +13,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from domain.catalog import ModelVariant
+from domain.diarization import SpeakersFound, SpeakerTurnData, SpeechDetected
 from workers import runtime
-from workers.audio_windows import DecodedAudio, speech_spans, vad_engine
+from workers.audio_windows import DecodedAudio, seconds, speech_spans, vad_engine
 from workers.engines.base import CapabilityError, SpeakerTurn, SpeechSpan
 from workers.engines.diarization import ClusteringDiarizer, check_speaker_bounds
 from workflows.jobs import JobInputError, JobRun
@@ -79,3 +80,47 @@ def find_speakers(
     for step in ("embeddings", "clustering"):
         run.progress(step, percents[step])  # steps a pipeline does not report (no-ops otherwise)
     return turns
+
+
+def recorded_speakers(run: JobRun) -> SpeakersFound | None:
+    """The speakers an earlier attempt of this run found (diarization is not resumable half-way)."""
+    found = run.kind_events(SpeakersFound.verb)
+    return SpeakersFound.model_validate(found[-1].data) if found else None
+
+
+def diarize(
+    run: JobRun,
+    audio: DecodedAudio,
+    engine: Any,
+    *,
+    min_speakers: int | None,
+    max_speakers: int | None,
+    percents: Mapping[str, float],
+) -> SpeakersFound:
+    """``find_speakers``, recording ``speech_detected`` once speech is found and ``speakers_found``
+    at the end, in the job's own stream."""
+
+    def detected(spans: list[SpeechSpan]) -> None:
+        run.append(
+            SpeechDetected(
+                duration=seconds(audio.duration),
+                speech_seconds=seconds(sum(span.end - span.start for span in spans)),
+                span_count=len(spans),
+            )
+        )
+
+    turns = find_speakers(
+        run,
+        audio,
+        engine,
+        min_speakers=min_speakers,
+        max_speakers=max_speakers,
+        percents=percents,
+        on_speech=detected,
+    )
+    found = SpeakersFound(
+        speakers=list(dict.fromkeys(turn.speaker for turn in turns)),
+        turns=[SpeakerTurnData(speaker=t.speaker, start=seconds(t.start), end=seconds(t.end)) for t in turns],
+    )
+    run.append(found)
+    return found

@@ -7,9 +7,11 @@ an optional forced aligner). Audio of any length is decoded once to a temporary 
 transcribed window by window (``workers.audio_windows``: at most 5 minutes, cut at a silence),
 so memory does not grow with the recording.
 
-Speaker-attributed ASR (``job_kind: speaker_attributed_asr``) then diarizes the audio and
-merges the turns with the words (``transcription.speakers_attributed``); ``generate_summary``
-asks for the record's summary before the job completes.
+Speaker-attributed ASR (``job_kind: speaker_attributed_asr``) diarizes the audio first
+(``transcription.speakers_found``), then transcribes each speaker's stretch of speech on its own
+(``domain.speaker_attribution``), so every segment has its speaker, and ends with the speaker
+turns and their text (``transcription.speakers_attributed``). ``generate_summary`` asks for the
+record's summary before the job completes.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from domain.catalog import Catalog, ModelVariant
-from domain.diarization import SpeakersAttributed
-from domain.speaker_attribution import attribute_speakers, transcript_words
+from domain.diarization import SpeakersAttributed, SpeakersFound, SpeakerTurnData
+from domain.speaker_attribution import speaker_pieces, speaker_transcript
 from domain.stt_records import SAA
 from domain.transcription import (
     TRANSCRIBE_ACTOR,
@@ -38,7 +40,7 @@ from domain.transcription import (
 )
 from workers import runtime
 from workers.actors import job_actor
-from workers.audio_windows import DecodedAudio, stored_audio_file, stored_audio_path, windows
+from workers.audio_windows import DecodedAudio, seconds, stored_audio_file, stored_audio_path, windows
 from workers.engines.audio import AudioDecodeError, decode_audio
 from workers.engines.base import (
     SAMPLE_RATE,
@@ -50,7 +52,7 @@ from workers.engines.base import (
     TranscriptionInfo,
     Word,
 )
-from workers.speakers import DIARIZING_ROUTE, find_speakers, speaker_bounds, speaker_engine
+from workers.speakers import DIARIZING_ROUTE, diarize, recorded_speakers, speaker_bounds, speaker_engine
 from workers.summary_jobs import request_record_summary
 from workflows.jobs import JobInputError, JobRun
 
@@ -59,7 +61,9 @@ ALIGNING_ROUTE = "forced_alignment"
 # A window this short after decoded audio (the tail after a resume, or after the last cut) has
 # nothing worth decoding: Whisper pads a sliver of trailing silence to 30 s and may invent words.
 MIN_RESUME_SECONDS = 0.5
-SAA_PERCENTS = {"speech": 85.0, "embeddings": 93.0, "clustering": 98.0}
+# Speaker-attributed ASR diarizes first; its segments then measure progress from 25 % on
+# (app.projections.stt_records).
+SAA_PERCENTS = {"speech": 10.0, "embeddings": 22.0, "clustering": 25.0}
 
 Params = TypeVar("Params", bound=BaseModel)
 
@@ -91,10 +95,6 @@ def stored_audio(digest: str) -> Audio:
         return decode_audio(path, SAMPLE_RATE)
     except AudioDecodeError as error:
         raise JobInputError(str(error), param="file") from error
-
-
-def seconds(value: float) -> float:
-    return round(value, 3)
 
 
 def word_timing(word: Word, offset: float) -> WordTiming:
@@ -202,6 +202,7 @@ def _record_segments(
     timer: WordTimer | None,
     offset: float,
     first_id: int,
+    speaker: str | None,
 ) -> int:
     """One event per segment as it is decoded; its times count from the start of the whole audio.
 
@@ -219,6 +220,7 @@ def _record_segments(
             end=seconds(offset + segment.end),
             text=segment.text,
             words=timer.words(segment, window, offset) if timer else (),
+            speaker=speaker,
         )
         run.append(event, segment_id)
         next_id = segment_id + 1
@@ -241,42 +243,48 @@ def _transcribe(
     params: TranscriptionParams,
     timer: WordTimer | None,
     earlier: EarlierProgress,
+    pieces: list[SpeakerTurnData] | None,
 ) -> LanguageDetected | None:
     """Decode the audio after the recorded segments, window by window; the language detected in
-    the first window holds for the others."""
+    the first window holds for the others. ``pieces``: decode only these stretches, each one
+    speaker's (speaker-attributed ASR), rather than the whole audio."""
     language = earlier.language
     hint = language.language if language else language_code(params.language)
     next_id = earlier.next_id
-    decoded_before = bool(earlier.segments)
-    for first, last in windows(audio, round(earlier.offset * SAMPLE_RATE)):
-        if decoded_before and last - first < MIN_RESUME_SECONDS * SAMPLE_RATE:
-            continue
-        window = audio.read(first, last)
-        info, segments = _decode(
-            engine, window, hint, params, model_words=timer is not None and not timer.forced
-        )
-        if language is None:
-            probability = info.language_probability
-            language = LanguageDetected(
-                language=info.language,
-                probability=None if probability is None else round(probability, 3),
-                duration=seconds(audio.duration),
+    resume_at = round(earlier.offset * SAMPLE_RATE)
+    stretches = (
+        [(None, 0, audio.samples)]
+        if pieces is None
+        else [(p.speaker, round(p.start * SAMPLE_RATE), round(p.end * SAMPLE_RATE)) for p in pieces]
+    )
+    for speaker, start, end in stretches:
+        for first, last in windows(audio, max(start, resume_at), end):
+            # A window that starts a stretch is decoded however short (a speaker's "yes").
+            if first > start and last - first < MIN_RESUME_SECONDS * SAMPLE_RATE:
+                continue
+            window = audio.read(first, last)
+            info, segments = _decode(
+                engine, window, hint, params, model_words=timer is not None and not timer.forced
             )
-            run.append(language)
-            hint = language.language
-        next_id = _record_segments(run, segments, window, timer, first / SAMPLE_RATE, next_id)
-        decoded_before = True
+            if language is None:
+                probability = info.language_probability
+                language = LanguageDetected(
+                    language=info.language,
+                    probability=None if probability is None else round(probability, 3),
+                    duration=seconds(audio.duration),
+                )
+                run.append(language)
+                hint = language.language
+            next_id = _record_segments(run, segments, window, timer, first / SAMPLE_RATE, next_id, speaker)
     return language
 
 
-def _attribute_speakers(
-    run: JobRun, audio: DecodedAudio, params: TranscriptionParams, diarizer: Any
-) -> SpeakersAttributed:
-    """Diarize the audio and give each transcribed word to its speaker (once per run)."""
-    done = run.kind_events(SpeakersAttributed.verb)
-    if done:
-        return SpeakersAttributed.model_validate(done[-1].data)
-    turns = find_speakers(
+def _speakers(run: JobRun, audio: DecodedAudio, params: TranscriptionParams, diarizer: Any) -> SpeakersFound:
+    """Who speaks when (once per run: a redelivered job keeps the turns it found)."""
+    found = recorded_speakers(run)
+    if found is not None:
+        return found
+    return diarize(
         run,
         audio,
         diarizer,
@@ -284,9 +292,16 @@ def _attribute_speakers(
         max_speakers=params.max_speakers,
         percents=SAA_PERCENTS,
     )
+
+
+def _attribute_speakers(run: JobRun, found: SpeakersFound) -> SpeakersAttributed:
+    """The speaker turns with their text, from the transcribed segments (once per run)."""
+    done = run.kind_events(SpeakersAttributed.verb)
+    if done:
+        return SpeakersAttributed.model_validate(done[-1].data)
     segments = transcribed_segments((event.type, event.data) for event in run.recorded)
-    speakers, attributed = attribute_speakers(turns, transcript_words(segments))
-    event = SpeakersAttributed(speakers=speakers, turns=attributed)
+    speakers, turns = speaker_transcript(found.speakers, segments)
+    event = SpeakersAttributed(speakers=speakers, turns=turns)
     run.append(event)
     return event
 
@@ -327,9 +342,11 @@ def transcribe_audio(run: JobRun) -> dict[str, Any]:
     with stored_audio_file(params.audio) as audio:
         duration = audio.duration
         run.checkpoint()
-        language = _transcribe(run, engine, audio, params, timer, earlier)
-        if diarizer is not None:
-            speakers = _attribute_speakers(run, audio, params, diarizer)
+        found = _speakers(run, audio, params, diarizer) if diarizer is not None else None
+        pieces = speaker_pieces(found.turns) if found is not None else None
+        language = _transcribe(run, engine, audio, params, timer, earlier, pieces)
+        if found is not None:
+            speakers = _attribute_speakers(run, found)
     if params.generate_summary:
         request_record_summary(run)
 

@@ -36,9 +36,11 @@ from eventstore.base import RecordedEvent, dumps
 
 RECORD_CATEGORIES = frozenset({transcription.TRANSCRIPTION_CATEGORY, diarization.CATEGORY})
 # Segment ends measure a transcription's progress, short of 100 % (the job completed).
-# Speaker-attributed ASR diarizes after the transcript, reporting its own steps above 80 %.
+# Speaker-attributed ASR diarizes first, reporting its own steps up to 25 %
+# (workers.transcription_jobs.SAA_PERCENTS); its segments then take it from there.
 SEGMENT_PROGRESS_CAP = 99.0
-SEGMENT_PROGRESS_SHARE = {SAA: 80.0}
+SEGMENT_PROGRESS_RANGE = {SAA: (25.0, 75.0)}
+"""``(from, share)``: a segment ending at ``t`` is ``from + share * t / duration`` percent."""
 _LIGHT_COLUMNS = (
     "stream_id",
     "job_kind",
@@ -230,8 +232,8 @@ def _segment(row: Row, segment: SegmentTranscribed) -> dict[str, Any]:
     if " ".join(segment.text.split()):
         changes["text"] = (row["text"] or "") + text_delta(segment.text, first=not row["text"])
     if row["duration"]:
-        share = SEGMENT_PROGRESS_SHARE.get(row["job_kind"], 100.0)
-        percent = min(SEGMENT_PROGRESS_CAP, share * segment.end / row["duration"])
+        base, share = SEGMENT_PROGRESS_RANGE.get(row["job_kind"], (0.0, 100.0))
+        percent = min(SEGMENT_PROGRESS_CAP, base + share * segment.end / row["duration"])
         changes["progress"] = max(row["progress"], percent)
     return changes
 

@@ -15,17 +15,12 @@ import pytest
 import srt
 import webvtt
 
-from tests.conftest import FIXTURES
+from tests.conftest import JFK, JFK_TEXT
 from tests.e2e.conftest import SautiServer, iter_sse
 from tests.wer import word_error_rate
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
-JFK = FIXTURES / "audio" / "jfk.flac"
-JFK_TEXT = (
-    "And so my fellow Americans, ask not what your country can do for you, "
-    "ask what you can do for your country."
-)
 MAX_WER = 0.15
 SLOW = httpx.Timeout(10.0, read=120.0)
 

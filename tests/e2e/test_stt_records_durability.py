@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import FIXTURES
+from tests.conftest import JFK
 from tests.e2e.conftest import (
     SautiServer,
     alive_workers,
@@ -33,7 +33,6 @@ from workers.engines.audio import decode_audio, encode_audio
 pytestmark = pytest.mark.e2e
 
 SAMPLE_RATE = 16_000
-JFK = FIXTURES / "audio" / "jfk.flac"
 
 
 STORY = (

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.conftest import FIXTURES
+from tests.conftest import JFK
+from tests.two_speakers import STEREO
 from workers.engines.audio import decode_audio
 from workers.engines.base import SAMPLE_RATE, Audio, CapabilityError, SpeakerTurn
 from workers.engines.diarization import (
@@ -30,8 +31,6 @@ from workers.engines.diarization import (
 )
 from workers.engines.vad import SileroVad
 
-JFK = FIXTURES / "audio" / "jfk.flac"
-STEREO = FIXTURES / "audio" / "stereo_diarization.wav"
 Spans = list[tuple[float, float]]
 
 

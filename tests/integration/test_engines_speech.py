@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from domain.catalog import find_variant
-from tests.conftest import FIXTURES
+from tests.conftest import JFK, JFK_TEXT
+from tests.two_speakers import STEREO
 from tests.wer import normalize, word_error_rate
 from workers.engines.alignment import PocketSphinxAligner, WhisperWordAligner
 from workers.engines.audio import (
@@ -30,12 +31,6 @@ from workers.engines.model_files import ModelFiles
 from workers.engines.vad import SileroVad
 from workers.engines.whisper import WhisperEngine
 
-JFK = FIXTURES / "audio" / "jfk.flac"
-STEREO = FIXTURES / "audio" / "stereo_diarization.wav"
-JFK_TEXT = (
-    "And so my fellow Americans, ask not what your country can do for you, "
-    "ask what you can do for your country."
-)
 JFK_SECONDS = 11.0
 
 

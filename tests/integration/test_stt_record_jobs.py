@@ -2,10 +2,9 @@
 (Silero VAD + Resemblyzer), speaker-attributed ASR (Whisper-Tiny.en + the diarizer), long
 recordings transcribed window by window, resumption, reruns and cancellation.
 
-``stereo_diarization.wav`` holds one speaker a channel, and they overlap: the right-hand speaker
-says "The horizon seems extremely distant." from 0.3 s to 2.7 s while the left-hand one says "He
-began a confused complaint…" from 0.2 s to the end (5.0 s). Its mono mix therefore has one
-sentence inside the other; the overlap-free case is the two channels one after the other.
+``stereo_diarization.wav`` holds one speaker a channel, and they overlap (``tests.two_speakers``):
+its mono mix has one sentence inside the other; the overlap-free case is the two channels one
+after the other.
 """
 
 from __future__ import annotations
@@ -19,32 +18,23 @@ import numpy as np
 import pytest
 
 from app.bootstrap import Container
-from domain.catalog import BUILTIN
 from domain.diarization import ACTOR as DIARIZE_ACTOR
 from domain.diarization import DiarizationParams, SpeakersAttributed, SpeakersFound
 from domain.events import DomainEvent
 from domain.transcription import TRANSCRIBE_ACTOR, SegmentTranscribed, TranscriptionParams
 from eventstore.base import RecordedEvent
-from tests.conftest import FIXTURES
+from tests.conftest import JFK, JFK_TEXT
 from tests.integration.conftest import wait_for_events, wait_for_terminal
+from tests.two_speakers import LEFT_SENTENCE, RIGHT_SENTENCE, STEREO, assert_each_sentence_has_one_speaker
 from tests.wer import normalize, word_error_rate
 from workers import audio_windows
 from workers.audio_windows import DecodedAudio, Windowing, windows
 from workers.diarization_jobs import diarize_audio
 from workers.engines.audio import decode_audio, encode_audio
 from workers.engines.base import SAMPLE_RATE
-from workers.engines.registry import EngineRegistry
 from workers.transcription_jobs import transcribe_audio
 from workflows.jobs import JobCancelledError, JobRun
 
-JFK = FIXTURES / "audio" / "jfk.flac"
-STEREO = FIXTURES / "audio" / "stereo_diarization.wav"
-LEFT_SENTENCE = (
-    "He began a confused complaint against the wizard, who had vanished behind the curtain on the left."
-)
-RIGHT_SENTENCE = "The horizon seems extremely distant."
-RIGHT_SPEECH = (0.3, 2.7)
-"""Where the right-hand speaker talks; the left-hand one goes on alone after it."""
 SHORT_WINDOWS = Windowing(window_s=20.0, search_s=8.0)
 """Windows a 66 s test recording needs several of (production windows are 5 minutes)."""
 
@@ -219,10 +209,16 @@ def test_speaker_attributed_asr_of_the_two_channels_in_turn(
     stream_id = submit_record(container, channels_in_turn, job_kind="speaker_attributed_asr")
     events = wait_for_terminal(container, stream_id)
     types = kinds(events)
-    assert types[-4:] == ["progressed", "progressed", "speakers_attributed", "completed"]
-    assert types.index("speakers_attributed") > max(
-        i for i, t in enumerate(types) if t == "segment_transcribed"
-    )
+    # Diarized first, then transcribed one speaker's stretch at a time.
+    assert types[3:9] == [
+        "speech_detected",
+        "progressed",
+        "progressed",
+        "progressed",
+        "speakers_found",
+        "language_detected",
+    ]
+    assert set(types[9:-2]) == {"segment_transcribed"} and types[-2:] == ["speakers_attributed", "completed"]
 
     attributed = SpeakersAttributed.model_validate(one(events, "speakers_attributed"))
     assert attributed.speakers == ["SPEAKER_00", "SPEAKER_01"]
@@ -230,39 +226,34 @@ def test_speaker_attributed_asr_of_the_two_channels_in_turn(
     left, right = attributed.turns
     assert word_error_rate(LEFT_SENTENCE, left.text or "") <= 0.2
     assert word_error_rate(RIGHT_SENTENCE, right.text or "") <= 0.2
-    # Every word is in a turn, and the turns' texts are the transcript.
-    words = words_of(events)
-    assert words and normalize(" ".join(t.text or "" for t in attributed.turns)) == normalize(
-        " ".join(w["word"] for w in words)
+    # Every segment is one speaker's, inside that speaker's turn, and the turns' texts are the
+    # transcript.
+    segments = segments_of(events)
+    assert all(
+        any(
+            t.speaker == s["speaker"] and t.start <= s["start"] <= s["end"] <= t.end for t in attributed.turns
+        )
+        for s in segments
     )
+    assert normalize(" ".join(t.text or "" for t in attributed.turns)) == normalize(
+        " ".join(s["text"] for s in segments)
+    )
+    assert words_of(events)
     result = events[-1].data["result"]
     assert result["speaker_count"] == 2
     assert result["diagnostics"]["diarization_model"] == "Resemblyzer"
 
 
 def test_speaker_attributed_asr_of_the_mix(container: Container, worker: Callable) -> None:
-    """One sentence is spoken inside the other: the ASR hears a blend during the overlap, which
-    goes to the right-hand speaker; what the left-hand one says alone goes to the other."""
+    """One sentence is spoken inside the other. Transcribed whole, a small Whisper blends them;
+    each speaker's stretch decoded on its own gives each sentence to one speaker."""
     worker()
     stream_id = submit_record(container, STEREO.read_bytes(), job_kind="speaker_attributed_asr")
     events = wait_for_terminal(container, stream_id)
     attributed = SpeakersAttributed.model_validate(one(events, "speakers_attributed"))
     assert attributed.speakers == ["SPEAKER_00", "SPEAKER_01"]
-    words = [(w["word"], (w["start"] + w["end"]) / 2) for w in words_of(events)]
-
-    def speakers_of(start: float, end: float) -> set[str]:
-        return {
-            turn.speaker
-            for turn in attributed.turns
-            for word, middle in words
-            if start <= middle < end and turn.start <= middle <= turn.end
-        }
-
-    alone = speakers_of(RIGHT_SPEECH[1] + 0.2, 5.0)
-    during = speakers_of(RIGHT_SPEECH[0] + 0.3, RIGHT_SPEECH[1] - 0.5)
-    assert len(alone) == 1 and len(during) == 1 and alone != during
-    left_alone = next(turn for turn in attributed.turns if turn.speaker in alone)
-    assert {"behind", "curtain", "left"} <= set(normalize(left_alone.text or ""))
+    assert_each_sentence_has_one_speaker(turn.model_dump() for turn in attributed.turns)
+    assert {segment["speaker"] for segment in segments_of(events)} == {"SPEAKER_00", "SPEAKER_01"}
 
 
 # --- long recordings ----------------------------------------------------------------------------
@@ -279,7 +270,7 @@ def window_cuts(container: Container, audio: bytes) -> list[float]:
 
 
 def test_a_long_recording_is_transcribed_window_by_window(
-    container: Container, worker: Callable, engines: EngineRegistry, jfk_six: bytes, short_windows: Windowing
+    container: Container, worker: Callable, jfk_six: bytes, short_windows: Windowing
 ) -> None:
     worker()
     stream_id = submit_record(container, jfk_six)
@@ -293,12 +284,11 @@ def test_a_long_recording_is_transcribed_window_by_window(
     for cut in cuts:  # each window decoded on its own: no segment runs across a cut
         assert not [s for s in segments if s["start"] < cut - 0.01 and s["end"] > cut + 0.01]
 
-    whisper = engines.get(BUILTIN.find("Whisper-Tiny.en"))
-    _, one_pass = whisper.transcribe(decode_audio(jfk_six))
-    one_pass_text = " ".join(segment.text for segment in one_pass)
+    # Compared with the reference rather than with one pass over the whole file: on repeated
+    # speech faster-whisper's compression-ratio fallback samples, so a one-pass text varies.
     result = events[-1].data["result"]
     assert result["duration"] == pytest.approx(66.0, abs=0.05)
-    assert word_error_rate(one_pass_text, result["text"]) <= 0.02
+    assert word_error_rate(" ".join([JFK_TEXT] * 6), result["text"]) <= 0.05
 
 
 class WorkerKilled(BaseException):
@@ -341,3 +331,31 @@ def test_a_long_recording_resumes_after_a_crash_without_repeats(
     assert len({e.event_id for e in resumed}) == len(resumed)
     expected = uninterrupted[-1].data["result"]["text"]
     assert word_error_rate(expected, resumed[-1].data["result"]["text"]) <= 0.05
+
+
+def test_speaker_attributed_asr_resumes_with_the_speakers_it_found(
+    container: Container, worker: Callable, channels_in_turn: bytes
+) -> None:
+    """A crash after the first speaker's stretch: the redelivered job keeps the diarization and
+    the segment, and transcribes only the second speaker."""
+    stream_id = submit_record(container, channels_in_turn, job_kind="speaker_attributed_asr")
+    doomed = DiesAfterSegment(container, stream_id, segment_id=0)
+    assert doomed.begin()
+    with pytest.raises(WorkerKilled):
+        transcribe_audio(doomed)
+    before = segments_of(container.store.read_stream(stream_id))
+    assert [(s["id"], s["speaker"]) for s in before] == [(0, "SPEAKER_00")]
+
+    worker()
+    events = wait_for_terminal(container, stream_id, timeout=120)
+    types = kinds(events)
+    assert types[-1] == "completed" and "stale" in types
+    for verb in ("speech_detected", "speakers_found", "language_detected", "speakers_attributed"):
+        assert types.count(verb) == 1, (verb, types)
+    segments = segments_of(events)
+    assert segments[0] == before[0]
+    assert [s["id"] for s in segments] == list(range(len(segments)))
+    assert {s["speaker"] for s in segments[1:]} == {"SPEAKER_01"}
+    assert len({e.event_id for e in events}) == len(events)
+    attributed = SpeakersAttributed.model_validate(one(events, "speakers_attributed"))
+    assert word_error_rate(RIGHT_SENTENCE, attributed.turns[-1].text or "") <= 0.2

@@ -14,13 +14,12 @@ from domain.events import deterministic_event_id
 from domain.summaries import SummaryGenerated
 from domain.transcription import TRANSCRIBE_ACTOR, TranscriptionParams
 from eventstore.base import RecordedEvent
-from tests.conftest import FIXTURES
+from tests.conftest import JFK
 from tests.integration.conftest import wait_for_events
 from workers.summary_jobs import summarize_record
 from workflows.jobs import to_new_event
 from workflows.summaries import request_summary
 
-JFK = FIXTURES / "audio" / "jfk.flac"
 CHAT_MODEL = BUILTIN.default("chat")
 
 

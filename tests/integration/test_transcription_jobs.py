@@ -22,19 +22,13 @@ from domain.transcription import (
     transcript_text,
 )
 from eventstore.base import RecordedEvent
-from tests.conftest import FIXTURES
+from tests.conftest import JFK, JFK_TEXT
 from tests.integration.conftest import wait_for_terminal
 from tests.wer import normalize, word_error_rate
 from workers.transcription_jobs import transcribe_audio
 from workflows.jobs import JobRun
 
 pytestmark = pytest.mark.usefixtures("runtime")
-
-JFK = FIXTURES / "audio" / "jfk.flac"
-JFK_TEXT = (
-    "And so my fellow Americans, ask not what your country can do for you, "
-    "ask what you can do for your country."
-)
 
 
 def submit_transcription(container: Container, audio: bytes, **options: Any) -> str:

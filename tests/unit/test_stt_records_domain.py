@@ -137,8 +137,15 @@ def _row(**values: Any) -> dict[str, Any]:
         "text": "Hello there. Hi.",
         "segments": json.dumps(
             [
-                {"id": 0, "start": 0.0, "end": 2.5, "text": " Hello there.", "words": []},
-                {"id": 1, "start": 3.0, "end": 5.0, "text": " Hi.", "words": []},
+                {
+                    "id": 0,
+                    "start": 0.0,
+                    "end": 2.5,
+                    "text": " Hello there.",
+                    "words": [],
+                    "speaker": "SPEAKER_00",
+                },
+                {"id": 1, "start": 3.0, "end": 5.0, "text": " Hi.", "words": [], "speaker": "SPEAKER_01"},
             ]
         ),
         "speakers": json.dumps(["SPEAKER_00", "SPEAKER_01"]),
