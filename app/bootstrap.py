@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from app.logging import request_id_var
 from app.projections.jobs import JobsProjection
+from app.projections.media_refs import MediaReferencesProjection
 from app.projections.stt_records import SttRecordsProjection
 from app.settings import Settings
 from domain.catalog import Catalog, CatalogError
@@ -56,7 +57,7 @@ def load_catalog(settings: Settings) -> Catalog:
 
 
 def build_projections() -> ProjectionRegistry:
-    return ProjectionRegistry([JobsProjection(), SttRecordsProjection()])
+    return ProjectionRegistry([JobsProjection(), SttRecordsProjection(), MediaReferencesProjection()])
 
 
 def build_upcasters() -> Upcasters:

@@ -4,9 +4,10 @@
   other, each answered once its record, its events and its queue message are committed;
 - end-to-end RTF of a transcription job (POST → ``ready``, polled) on the ~59 s file (jfk.flac
   five times), against faster-whisper run directly on the same audio;
-- end-to-end RTF of a diarization job on the two-speaker fixture mixed to mono;
-- with ``--long-minutes N``: a transcription job of an N-minute file and the worker's peak
-  resident memory while it runs (bounded memory: it should not grow with N).
+- end-to-end RTF of a diarization job, and of a speaker-attributed ASR job, on the two-speaker
+  fixture mixed to mono;
+- with ``--long-minutes N``: a transcription job and a diarization job of an N-minute file, and
+  the worker's peak resident memory while each runs (bounded memory: it should not grow with N).
 
     .venv/bin/python bench/jobs.py [--repeat 3] [--burst 50] [--long-minutes 0]
 """
@@ -46,10 +47,11 @@ SAMPLE_RATE = 16_000
 POLL_SECONDS = 0.05
 
 
-def create(base_url: str, audio: bytes, **fields: str) -> str:
+def create(base_url: str, audio: bytes, name: str = "audio.wav", **fields: str) -> str:
+    content_type = {"wav": "audio/wav", "opus": "audio/ogg"}[name.rpartition(".")[2]]
     response = httpx.post(
         f"{base_url}/v1/speech-to-text/jobs",
-        files={"file": ("audio.wav", audio, "audio/wav")},
+        files={"file": (name, audio, content_type)},
         data={"language": "en", **fields},
         timeout=120,
     )
@@ -90,7 +92,7 @@ def accepted_per_second(base_url: str, clip: bytes, count: int) -> float:
     return count / (time.perf_counter() - started)
 
 
-def worker_peak_rss_mb(base_url: str, audio: bytes, **fields: str) -> tuple[float, float]:
+def worker_peak_rss_mb(base_url: str, audio: bytes, name: str, **fields: str) -> tuple[float, float]:
     """Run one job while sampling the worker's resident memory: (seconds, peak MiB)."""
     pid = next(
         p["pid"] for p in httpx.get(f"{base_url}/v1/health").json()["workers"]["processes"] if p["alive"]
@@ -110,7 +112,7 @@ def worker_peak_rss_mb(base_url: str, audio: bytes, **fields: str) -> tuple[floa
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     started = time.perf_counter()
-    wait_ready(base_url, create(base_url, audio, **fields))
+    wait_ready(base_url, create(base_url, audio, name, **fields))
     elapsed = time.perf_counter() - started
     stop.set()
     sampler.join()
@@ -152,6 +154,16 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(
             (f"diarization job, {mix_seconds:.0f} s two-speaker mix", f"RTF {rtf:.3f}", "POST → ready")
         )
+        rtf = end_to_end(
+            base_url, mix_wav, mix_seconds, args.repeat, job_kind="saa", model=overhead.ASR_MODEL
+        )
+        rows.append(
+            (
+                f"speaker-attributed ASR job, {mix_seconds:.0f} s two-speaker mix",
+                f"RTF {rtf:.3f}",
+                "diarized, then one decode per speaker's stretch",
+            )
+        )
         rate = accepted_per_second(base_url, clip, args.burst)
         rows.append(
             (f"jobs accepted over HTTP ({args.burst} x 3 s uploads)", f"{rate:.1f} jobs/s", "sequential")
@@ -165,16 +177,21 @@ def main(argv: list[str] | None = None) -> int:
             long_audio = np.concatenate(pieces).astype(np.float32)
             del pieces
             minutes = len(long_audio) / SAMPLE_RATE / 60
-            elapsed, peak = worker_peak_rss_mb(
-                base_url, encode_audio(long_audio, SAMPLE_RATE, "wav"), model=overhead.ASR_MODEL
-            )
-            rows.append(
-                (
-                    f"transcription job, {minutes:.0f} min file",
-                    f"RTF {elapsed / (minutes * 60):.3f}",
-                    f"worker peak RSS {peak:.0f} MiB",
+            # Opus: a WAV of an hour (115 MB) is over the 64 MiB limit of first-party uploads.
+            long_file = encode_audio(long_audio, SAMPLE_RATE, "opus")
+            del long_audio
+            for kind, fields in (
+                ("transcription", {"model": overhead.ASR_MODEL}),
+                ("diarization", {"job_kind": "diarization"}),
+            ):
+                elapsed, peak = worker_peak_rss_mb(base_url, long_file, "long.opus", **fields)
+                rows.append(
+                    (
+                        f"{kind} job, {minutes:.0f} min file",
+                        f"RTF {elapsed / (minutes * 60):.3f}",
+                        f"worker peak RSS {peak:.0f} MiB",
+                    )
                 )
-            )
     engine_bench.print_table(("workload", "figure", "notes"), rows, (False, True, False))
     return 0
 

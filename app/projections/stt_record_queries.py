@@ -1,15 +1,13 @@
-"""Reading the ``stt_records`` read model: one record, a page of records, and whether a media
-object is still referenced (before its file is deleted)."""
+"""Reading the ``stt_records`` read model: one record, and a page of records."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine, exists, select
+from sqlalchemy import Engine, select
 
-from app.projections.tables import jobs, stt_records
-from domain.jobs import TERMINAL_STATUSES
+from app.projections.tables import stt_records
 from eventstore.db import read_transaction
 
 # A list page leaves out the two columns that grow with the audio's length.
@@ -41,18 +39,3 @@ def records_page(
     with read_transaction(engine) as connection:
         rows = [dict(row) for row in connection.execute(query).mappings()]
     return rows[:limit], len(rows) > limit
-
-
-def audio_in_use(engine: Engine, digest: str) -> bool:
-    """Whether a record, or a job under way that is not a record's (an OpenAI-route transcription
-    of the same bytes), references this media object. A deleted record's job may still be
-    winding down: it no longer counts."""
-    by_record = exists().where(stt_records.c.audio == digest)
-    # ``jobs.params`` is canonical JSON (sorted keys, no spaces), so these fragments are exact.
-    by_job = exists().where(
-        jobs.c.status.not_in(TERMINAL_STATUSES),
-        jobs.c.params.contains(f'"audio":"{digest}"', autoescape=True),
-        ~jobs.c.params.contains('"record":true', autoescape=True),
-    )
-    with read_transaction(engine) as connection:
-        return bool(connection.execute(select(by_record | by_job)).scalar())

@@ -72,3 +72,13 @@ Index("ix_stt_records_id", stt_records.c.id)
 Index("ix_stt_records_kind_position", stt_records.c.job_kind, stt_records.c.created_position)
 Index("ix_stt_records_position", stt_records.c.created_position)
 Index("ix_stt_records_audio", stt_records.c.audio)
+
+# Which streams claim which media objects (app/projections/media_refs.py): a media object's file
+# is deleted only when no stream claims it.
+media_references = Table(
+    "media_references",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("stream_id", String(200), primary_key=True),
+)
+Index("ix_media_references_stream", media_references.c.stream_id)

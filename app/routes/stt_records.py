@@ -22,7 +22,8 @@ from app.errors import ApiError
 from app.job_follow import JobFollower
 from app.model_choice import resolve_model
 from app.pagination import clamp_limit, cursor_position, encode_cursor, page
-from app.projections.stt_record_queries import audio_in_use, find_record, records_page
+from app.projections.media_refs import stream_media, unclaimed
+from app.projections.stt_record_queries import find_record, records_page
 from app.requests import json_object
 from app.routes.events import StreamEventsQuery, follow_events, one_stream_events
 from app.routes.removed_routes import register_removed_routes
@@ -175,9 +176,10 @@ async def delete_record(view: View, record_id: str) -> Any:
 def _delete(container: Container, row: Row) -> None:
     with contextlib.suppress(InvalidTransition):
         container.jobs.request_cancel(row["stream_id"], "the record was deleted", request_metadata())
+    claimed = stream_media(container.engine, row["stream_id"])
     _append(container, row, RecordDeleted())
-    if not audio_in_use(container.engine, row["audio"]):
-        container.media.delete(row["audio"])
+    for digest in unclaimed(container.engine, claimed):
+        container.media.delete(digest)
 
 
 async def record_audio(view: View, record_id: str) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -10,10 +12,16 @@ from sqlalchemy import Engine, select
 import app.projections.tables  # noqa: F401  (registers the projection tables)
 import workers.schema  # noqa: F401  (registers the queue tables)
 from app.bootstrap import build_projections
+from app.projections.jobs import JobsProjection
+from app.projections.stt_records import SttRecordsProjection
 from app.projections.tables import jobs
+from domain.stt_records import RecordDeleted
+from eventstore.db import make_engine, sqlite_url
+from eventstore.projections import ProjectionRegistry
 from eventstore.schema import metadata
 from eventstore.sql import SqlEventStore
-from workflows.jobs import JobRun, JobService
+from migrations.api import upgrade
+from workflows.jobs import JobRun, JobService, to_new_event
 
 
 class _NoDispatch:
@@ -84,3 +92,26 @@ def test_streams_that_are_not_jobs_leave_the_jobs_table_alone(sqlite_engine: Eng
     store.append("model-tiny", [NewEvent("model.completed", {"bytes": 12})])
     store.append("model-tiny", [NewEvent("model.failed", {"reason": {"nested": True}})])
     assert projections.dump(sqlite_engine)["jobs"] == []
+
+
+def test_the_media_references_migration_fills_the_table_from_stored_events(tmp_path: Path) -> None:
+    """A database at 0002 with records already stored: 0003 claims their media as the projection
+    would have, deletions included."""
+    url = sqlite_url(tmp_path / "old.db")
+    upgrade(url, "0002")
+    engine = make_engine(url)
+    try:
+        old_projections = ProjectionRegistry([JobsProjection(), SttRecordsProjection()])
+        service = JobService(SqlEventStore(engine, projector=old_projections), _NoDispatch())
+        kept = service.submit("transcription", "transcribe_audio", {"audio": "a" * 64, "model": "m"})
+        gone = service.submit("transcription", "transcribe_audio", {"audio": "b" * 64, "model": "m"})
+        store = SqlEventStore(engine, projector=old_projections)
+        store.append(gone, [to_new_event("transcription", RecordDeleted())])
+        service.request_cancel(gone)  # a late event of the deleted stream
+        upgrade(url)
+        migrated = build_projections().dump(engine)["media_references"]
+        build_projections().rebuild(SqlEventStore(engine, projector=build_projections()))
+        assert build_projections().dump(engine)["media_references"] == migrated
+        assert sorted(migrated) == sorted([("a" * 64, kept), ("released", gone)])
+    finally:
+        engine.dispose()

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import Engine
 
 from app.bootstrap import build_projections
-from app.projections.stt_record_queries import audio_in_use, find_record, records_page
+from app.projections.media_refs import stream_media, unclaimed
+from app.projections.stt_record_queries import find_record, records_page
 from domain.diarization import (
     DiarizationParams,
     SpeakersAttributed,
@@ -132,8 +133,8 @@ def test_speaker_attributed_turns_carry_text_and_labels_rename_speakers(records:
     run = records.run(stream_id)
     run.append(LanguageDetected(language="en", duration=4.0))
     run.append(_segment(0, 0.0, 2.0, "Hello there"), 0)
-    # The transcript is the first 80 % of the job: speaker attribution follows it.
-    assert records.row("s1")["progress"] == pytest.approx(40.0)  # type: ignore[index]
+    # Diarization is the first 25 % of the job: the transcript takes it from there to the end.
+    assert records.row("s1")["progress"] == pytest.approx(25.0 + 75.0 * 2.0 / 4.0)  # type: ignore[index]
     turns = [
         SpeakerTurnData(speaker="SPEAKER_00", start=0.0, end=1.0, text="Hello"),
         SpeakerTurnData(speaker="SPEAKER_01", start=1.0, end=2.0, text="there"),
@@ -255,24 +256,24 @@ def test_a_rerun_starts_the_results_over_and_keeps_the_title(records: Records) -
     assert (row["text"], row["progress"], len(json.loads(row["segments"]))) == ("Again", 50.0, 1)
 
 
-def test_a_deleted_record_is_gone_and_its_audio_no_longer_referenced(records: Records) -> None:
+def test_a_deleted_record_is_gone_and_its_audio_unclaimed_once_no_stream_claims_it(
+    records: Records,
+) -> None:
     kept = records.transcription("keep")
     stream_id = records.diarization("gone", title="To delete")
     records.transcription("other-audio", audio=OTHER_DIGEST)
-    assert audio_in_use(records.engine, DIGEST)
+    assert stream_media(records.engine, stream_id) == [DIGEST]
     records.edit(stream_id, RecordDeleted())
     assert records.row("gone") is None
-    # A late event of the deleted job (its cancellation) does not bring the row back.
+    # A late event of the deleted job (its cancellation) brings neither the row nor a claim back.
     records.jobs.request_cancel(stream_id)
-    assert records.row("gone") is None
-    assert audio_in_use(records.engine, DIGEST)
-    records.run(kept)  # a deleted record's job winding down does not keep its audio
+    assert records.row("gone") is None and stream_media(records.engine, stream_id) == []
+    assert unclaimed(records.engine, [DIGEST, OTHER_DIGEST]) == []  # "keep" has the same audio
     records.edit(kept, RecordDeleted())
-    assert not audio_in_use(records.engine, DIGEST)
-    # An OpenAI-route job still under way keeps its audio.
-    records.transcription("in-flight", record=False)
-    assert audio_in_use(records.engine, DIGEST)
-    assert audio_in_use(records.engine, OTHER_DIGEST)
+    assert unclaimed(records.engine, [DIGEST, OTHER_DIGEST]) == [DIGEST]
+    # An OpenAI-route job of the same bytes claims them again (its audit names them).
+    records.transcription("openai", record=False)
+    assert unclaimed(records.engine, [DIGEST]) == []
 
 
 def test_pages_are_newest_first_and_filtered_by_kind(records: Records) -> None:

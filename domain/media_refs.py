@@ -1,0 +1,49 @@
+"""Which media objects an event claims for its stream, and which events give a stream's claims up.
+
+A media object's file may be deleted only when no stream claims it any more: the same bytes
+uploaded twice, or the same sentence synthesized twice, are one content-addressed object shared
+by several streams. Pure: the ``media_references`` projection and its migration both use it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+
+MEDIA_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
+    # A job's input: the audio to transcribe, diarize or align; a speech job's reference voice.
+    "requested": (("params", "audio"), ("params", "reference_audio")),
+    # A speech job's sentence, and a speech record's whole audio.
+    "chunk_synthesized": (("media",),),
+    "completed": (("result", "audio"),),
+}
+"""By event verb (in any category): where in the event's data a media digest may be."""
+
+RELEASING_VERBS = frozenset({"record_deleted", "deleted"})
+"""Events after which their stream claims no media object (a record, voice or media path deleted)."""
+
+RELEASED = "released"
+"""The digest recorded for a released stream (never a sha256 digest): it claims nothing more."""
+
+
+def verb_of(event_type: str) -> str:
+    return event_type.partition(".")[2]
+
+
+def claimed_media(event_type: str, data: Mapping[str, Any]) -> list[str]:
+    """The media digests the event claims for its stream, each once."""
+    found: list[str] = []
+    for path in MEDIA_FIELDS.get(verb_of(event_type), ()):
+        value: Any = data
+        for key in path:
+            value = value.get(key) if isinstance(value, Mapping) else None
+        if isinstance(value, str) and _DIGEST.match(value) and value not in found:
+            found.append(value)
+    return found
+
+
+def releases_media(event_type: str) -> bool:
+    return verb_of(event_type) in RELEASING_VERBS

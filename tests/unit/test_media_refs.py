@@ -1,0 +1,28 @@
+"""Which media objects an event claims, and which events release a stream's claims."""
+
+from __future__ import annotations
+
+from domain.media_refs import claimed_media, releases_media
+
+A = "a" * 64
+B = "b" * 64
+
+
+def test_job_inputs_chunks_and_results_claim_their_media() -> None:
+    assert claimed_media("transcription.requested", {"params": {"audio": A}}) == [A]
+    assert claimed_media("speech.requested", {"params": {"reference_audio": B, "input": "hi"}}) == [B]
+    assert claimed_media("speech.chunk_synthesized", {"media": A, "sequence": 0}) == [A]
+    assert claimed_media("speech.completed", {"result": {"audio": B}}) == [B]
+
+
+def test_each_digest_is_claimed_once_and_only_real_digests_count() -> None:
+    assert claimed_media("speech.requested", {"params": {"audio": A, "reference_audio": A}}) == [A]
+    assert claimed_media("transcription.requested", {"params": {"audio": "../../etc/passwd"}}) == []
+    assert claimed_media("transcription.requested", {"params": {"audio": None}}) == []
+    assert claimed_media("transcription.requested", {"params": "not a mapping"}) == []
+    assert claimed_media("transcription.segment_transcribed", {"media": A}) == []
+
+
+def test_deletions_release_a_streams_claims() -> None:
+    assert releases_media("transcription.record_deleted") and releases_media("voice.deleted")
+    assert not releases_media("transcription.completed") and not releases_media("deleted")
