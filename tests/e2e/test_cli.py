@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.bootstrap import build_projections
 from tests.e2e.conftest import (
     REPO_ROOT,
     SAUTI,
@@ -170,7 +171,8 @@ def test_projections_rebuild_is_identical(
 
     result = run_cli("projections", "rebuild", "--data-dir", str(sauti_server.data_dir))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.strip() == f"rebuilt jobs, stt_records from {event_count} events"
+    tables = ", ".join(table.name for table in build_projections().tables)
+    assert result.stdout.strip() == f"rebuilt {tables} from {event_count} events"
 
     after = _jobs_table(sauti_server.data_dir)
     assert after == before
