@@ -13,7 +13,10 @@ from sqlalchemy import Engine
 
 from app.logging import request_id_var
 from app.projections.jobs import JobsProjection
+from app.projections.media_objects import MediaObjectsProjection
 from app.projections.media_refs import MediaReferencesProjection
+from app.projections.saved_voices import SavedVoicesProjection
+from app.projections.speech_records import SpeechRecordsProjection
 from app.projections.stt_records import SttRecordsProjection
 from app.settings import Settings
 from domain.catalog import Catalog, CatalogError
@@ -40,6 +43,7 @@ BUILTIN_ACTOR_MODULES: tuple[str, ...] = (
     "workers.speech_jobs",
     "workers.chat_jobs",
     "workers.diarization_jobs",
+    "workers.voice_jobs",
 )
 
 
@@ -57,7 +61,16 @@ def load_catalog(settings: Settings) -> Catalog:
 
 
 def build_projections() -> ProjectionRegistry:
-    return ProjectionRegistry([JobsProjection(), SttRecordsProjection(), MediaReferencesProjection()])
+    return ProjectionRegistry(
+        [
+            JobsProjection(),
+            SttRecordsProjection(),
+            MediaReferencesProjection(),
+            SavedVoicesProjection(),
+            SpeechRecordsProjection(),
+            MediaObjectsProjection(),
+        ]
+    )
 
 
 def build_upcasters() -> Upcasters:

@@ -107,9 +107,11 @@ class JobFollower:
         events = self.events(stream_id, cancel_on_disconnect=cancel_on_disconnect)
         return [event async for event in events]
 
-    async def result(self, stream_id: str) -> tuple[dict[str, Any], list[RecordedEvent]]:
+    async def result(
+        self, stream_id: str, *, cancel_on_disconnect: bool = True
+    ) -> tuple[dict[str, Any], list[RecordedEvent]]:
         """The completed job's result and all its events; the terminal error otherwise."""
-        events = await self.until_terminal(stream_id)
+        events = await self.until_terminal(stream_id, cancel_on_disconnect=cancel_on_disconnect)
         if not events or not is_terminal_type(events[-1].type):
             raise ApiError(503, "The server is shutting down; retry the request.")
         last = events[-1]

@@ -17,7 +17,9 @@ from app import __version__
 from app.bootstrap import Container
 from app.errors import envelope, register_error_handlers
 from app.logging import request_id_var
-from app.routes import chat, events, health, models, responses, speech, stt_records, transcriptions
+from app.routes import chat, events, health, models, responses, speech, stt_records, transcriptions, voices
+from app.routes.media import blueprint as media_blueprint
+from app.routes.speech_records import blueprint as speech_records_blueprint
 from eventstore.notifier import EVENTS_TOPIC
 from eventstore.subscription import EventHub
 
@@ -94,6 +96,9 @@ def create_app(container: Container) -> Quart:
     app.register_blueprint(chat.blueprint)
     app.register_blueprint(responses.blueprint)
     app.register_blueprint(stt_records.blueprint)
+    app.register_blueprint(voices.blueprint)
+    app.register_blueprint(speech_records_blueprint)
+    app.register_blueprint(media_blueprint)
 
     @app.get("/docs/static/<path:filename>")
     async def docs_static(filename: str) -> Response:

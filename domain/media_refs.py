@@ -19,11 +19,19 @@ MEDIA_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
     # A speech job's sentence, and a speech record's whole audio.
     "chunk_synthesized": (("media",),),
     "completed": (("result", "audio"),),
+    # A saved voice's reference audio (one whose transcript came with it; the others are jobs).
+    "saved": (("audio",),),
+    # A media path's object (``/v1/media``).
+    "uploaded": (("digest",),),
 }
 """By event verb (in any category): where in the event's data a media digest may be."""
 
 RELEASING_VERBS = frozenset({"record_deleted", "deleted"})
 """Events after which their stream claims no media object (a record, voice or media path deleted)."""
+
+REPLACING_VERBS = frozenset({"uploaded"})
+"""Events whose claims replace every earlier claim of their stream, a release included: a media path
+uploaded again holds its new object only, even after it was deleted."""
 
 RELEASED = "released"
 """The digest recorded for a released stream (never a sha256 digest): it claims nothing more."""
@@ -47,3 +55,7 @@ def claimed_media(event_type: str, data: Mapping[str, Any]) -> list[str]:
 
 def releases_media(event_type: str) -> bool:
     return verb_of(event_type) in RELEASING_VERBS
+
+
+def replaces_media(event_type: str) -> bool:
+    return verb_of(event_type) in REPLACING_VERBS

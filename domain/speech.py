@@ -132,10 +132,10 @@ class SpeechRequest:
     saved_voice_id: str | None = None
 
 
-def _streaming(body: Mapping[str, Any]) -> bool:
+def _streaming(body: Mapping[str, Any], *, form: bool = False) -> bool:
     """SSE with ``stream: true`` or ``stream_format: sse``; OpenAI's ``stream_format: audio`` asks
     for the audio bytes as the body, which is what a non-SSE response is."""
-    stream = bool(optional_bool(body, "stream"))
+    stream = bool(optional_bool(body, "stream", form=form))
     stream_format = optional_str(body, "stream_format", strip=True)
     if stream_format is None:
         return stream
@@ -147,26 +147,28 @@ def _streaming(body: Mapping[str, Any]) -> bool:
     return stream_format.lower() == "sse"
 
 
-def parse_speech_request(body: Mapping[str, Any]) -> SpeechRequest:
-    """Every field but ``model``, checked; raises ``FieldError`` naming the field at fault."""
+def parse_speech_request(body: Mapping[str, Any], *, form: bool = False) -> SpeechRequest:
+    """Every field but ``model``, checked; raises ``FieldError`` naming the field at fault.
+
+    ``form``: the values are a multipart form's strings (numbers and booleans as text)."""
     raw_input = body.get("input")
     if not isinstance(raw_input, str) or not raw_input.strip():
         raise FieldError("`input` is required: the text to speak, a non-empty string.", param="input")
     voice = optional_str(body, "voice", strip=True)
-    speed = optional_number(body, "speed", MIN_SPEED, MAX_SPEED)
-    max_tokens = optional_int(body, "max_output_tokens", 0)
+    speed = optional_number(body, "speed", MIN_SPEED, MAX_SPEED, form=form)
+    max_tokens = optional_int(body, "max_output_tokens", 0, form=form)
     if max_tokens is None:
-        max_tokens = optional_int(body, "max_tokens", 0)
+        max_tokens = optional_int(body, "max_tokens", 0, form=form)
     request = SpeechRequest(
         input=raw_input,
         voice=None if voice is None or voice.lower() == DEFAULT_VOICE else voice,
         response_format=optional_str(body, "response_format", strip=True),
-        allow_format_fallback=bool(optional_bool(body, "allow_format_fallback")),
-        stream=_streaming(body),
+        allow_format_fallback=bool(optional_bool(body, "allow_format_fallback", form=form)),
+        stream=_streaming(body, form=form),
         speed=1.0 if speed is None else speed,
         language=language_code(optional_str(body, "language", strip=True)),
-        temperature=optional_number(body, "temperature", 0.0, 2.0),
-        top_k=optional_int(body, "top_k", 1),
+        temperature=optional_number(body, "temperature", 0.0, 2.0, form=form),
+        top_k=optional_int(body, "top_k", 1, form=form),
         max_tokens=max_tokens,
         instructions=optional_str(body, "instructions", strip=True),
         reference_audio=optional_str(body, "reference_audio", strip=True),
@@ -225,6 +227,15 @@ class SpeechParams(BaseModel):
     reference_text: str | None = None
     response_format: str = DEFAULT_FORMAT
     audio_format: str = DEFAULT_FORMAT
+    instructions: str | None = None
+    """A voice-design description, for the models that take one."""
+    saved_voice_id: str | None = None
+    """The saved voice whose reference (``reference_audio``/``reference_text``) this job uses."""
+    record: bool = False
+    """A speech history record (docs/speech-records.md): the worker also stores the whole audio
+    as one WAV media object, the completed result's ``audio``."""
+    family: str | None = None
+    """The record's family (``text_to_speech``, ``voice_design``, ``voice_clone``)."""
 
 
 # --- events -----------------------------------------------------------------------------

@@ -5,6 +5,10 @@ The input is split into sentences up front (the plan, recorded once as
 stored as a media object (mono float32) and recorded as ``speech.chunk_synthesized`` with an
 event id derived from the sentence's index, so a job redelivered after a crash skips the
 sentences already recorded and never records one twice.
+
+A speech history record (``record: true``, docs/speech-records.md) also gets its whole audio as
+one WAV media object, named by the completed result's ``audio``: the chunks joined in order, so
+its duration is theirs. Storing it again after a crash writes the same content-addressed object.
 """
 
 from __future__ import annotations
@@ -23,10 +27,11 @@ from domain.speech import (
     is_speakable,
     summarize,
 )
+from domain.speech_records import family_named
 from eventstore.media import MediaNotFound
 from workers import runtime
 from workers.actors import job_actor
-from workers.engines.audio import AudioDecodeError, decode_audio
+from workers.engines.audio import AudioDecodeError, decode_audio, encode_audio
 from workers.engines.base import SAMPLE_RATE, Audio, CapabilityError, SpeechSynthesizer
 from workers.engines.tts_piper import DEFAULT_VOICE, split_sentences
 from workers.transcription_jobs import job_params, model_variant
@@ -57,10 +62,18 @@ class Synthesis:
                 "reference_text": params.reference_text,
                 "reference_sample_rate": SAMPLE_RATE,
             }
+        if params.instructions:
+            self.extra["instructions"] = params.instructions
 
     def check(self) -> None:
         """Refuse the voice, language or speed before any work: engines check them when called,
         before the first chunk is asked for, so an empty text costs nothing."""
+        speech = self.variant.speech
+        if self.params.instructions and not (speech and speech.supports_voice_description):
+            raise JobInputError(
+                f"Model {self.variant.id} does not support `instructions` (voice design).",
+                param="instructions",
+            )
         try:
             self.engine.synthesize(
                 "",
@@ -147,10 +160,34 @@ def _plan(
     return plan
 
 
+def _route(params: SpeechParams) -> str:
+    """The capability the model needs: a record family's, else the OpenAI route's."""
+    if params.family is None:
+        return SPEECH_ROUTE
+    try:
+        return family_named(params.family).route
+    except ValueError as error:
+        raise JobInputError(str(error), param="family") from error
+
+
+def _store_record_audio(chunks: list[SpeechChunkSynthesized], sample_rate: int) -> dict[str, Any]:
+    """The record's whole audio, the chunks joined in order, stored as one WAV media object."""
+    media = runtime.media()
+    ordered = sorted(chunks, key=lambda chunk: chunk.sequence)
+    parts = [np.frombuffer(media.read(chunk.media), dtype="<f4") for chunk in ordered]
+    samples = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+    digest = media.put(encode_audio(samples, sample_rate, "wav"))
+    return {
+        "audio": digest,
+        "audio_format": "wav",
+        "duration_secs": round(samples.size / sample_rate, 4) if sample_rate else 0.0,
+    }
+
+
 @job_actor(SPEECH_ACTOR)
 def synthesize_speech(run: JobRun) -> dict[str, Any]:
     params = job_params(SpeechParams, run)
-    variant = model_variant(runtime.current().catalog, params.model, SPEECH_ROUTE, "model")
+    variant = model_variant(runtime.current().catalog, params.model, _route(params), "model")
     sentences = [sentence for sentence in split_sentences(params.input) if is_speakable(sentence)]
     if not sentences:
         raise JobInputError("`input` has nothing to speak: it holds no letters or digits.", param="input")
@@ -181,4 +218,8 @@ def synthesize_speech(run: JobRun) -> dict[str, Any]:
     chunks = [
         SpeechChunkSynthesized.model_validate(e.data) for e in run.kind_events(SpeechChunkSynthesized.verb)
     ]
-    return {"model": variant.id, "voice": plan.voice, **summarize(chunks, plan.sample_rate).result()}
+    result = {"model": variant.id, "voice": plan.voice, **summarize(chunks, plan.sample_rate).result()}
+    if params.record:
+        run.checkpoint()
+        result.update(_store_record_audio(chunks, plan.sample_rate))
+    return result

@@ -3,7 +3,8 @@
 Deleting a record, a saved voice or a media path removes its stream's claims in the same
 transaction as the deletion event; ``unclaimed`` then says which of its media objects no stream
 claims any more, so their files can go. A released stream keeps one ``RELEASED`` row, so that
-a late event of its job (a sentence synthesized as the deletion came in) claims nothing.
+a late event of its job (a sentence synthesized as the deletion came in) claims nothing. An upload
+to a media path replaces its stream's claims, a release included: the path holds its new object only.
 Rules: ``domain.media_refs``.
 """
 
@@ -14,7 +15,7 @@ from collections.abc import Iterable
 from sqlalchemy import Connection, Engine, Table, delete, insert, select
 
 from app.projections.tables import media_references
-from domain.media_refs import RELEASED, claimed_media, releases_media
+from domain.media_refs import RELEASED, claimed_media, releases_media, replaces_media
 from eventstore.base import RecordedEvent
 from eventstore.db import read_transaction
 
@@ -34,6 +35,10 @@ class MediaReferencesProjection:
             connection.execute(insert(media_references).values(digest=RELEASED, stream_id=event.stream_id))
             return
         digests = claimed_media(event.type, event.data)
+        if replaces_media(event.type):
+            connection.execute(
+                delete(media_references).where(media_references.c.stream_id == event.stream_id)
+            )
         if digests:
             _claim(connection, digests, event.stream_id)
 
@@ -55,12 +60,17 @@ def _claim(connection: Connection, digests: list[str], stream_id: str) -> None:
 def stream_media(engine: Engine, stream_id: str) -> list[str]:
     """The media objects a stream claims (read before its deletion is appended)."""
     with read_transaction(engine) as connection:
-        rows = connection.execute(
-            select(media_references.c.digest).where(
-                media_references.c.stream_id == stream_id, media_references.c.digest != RELEASED
-            )
+        return stream_media_in(connection, stream_id)
+
+
+def stream_media_in(connection: Connection, stream_id: str) -> list[str]:
+    """``stream_media`` inside a transaction the caller holds (the one that appends the change)."""
+    rows = connection.execute(
+        select(media_references.c.digest).where(
+            media_references.c.stream_id == stream_id, media_references.c.digest != RELEASED
         )
-        return sorted(row.digest for row in rows)
+    )
+    return sorted(row.digest for row in rows)
 
 
 def unclaimed(engine: Engine, digests: Iterable[str]) -> list[str]:

@@ -82,3 +82,81 @@ media_references = Table(
     Column("stream_id", String(200), primary_key=True),
 )
 Index("ix_media_references_stream", media_references.c.stream_id)
+
+# Saved voices (docs/saved-voices.md): one row per voice stream, ready or still being transcribed.
+saved_voices = Table(
+    "saved_voices",
+    metadata,
+    Column("stream_id", String(200), primary_key=True),
+    Column("id", String(100), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("description", Text, nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("reference_text", Text, nullable=True),
+    Column("language", String(32), nullable=True),
+    Column("duration_secs", Float, nullable=False),
+    Column("audio", String(64), nullable=False),
+    Column("content_type", String(200), nullable=False),
+    Column("filename", Text, nullable=True),
+    Column("source", String(16), nullable=False),
+    Column("source_family", String(32), nullable=True),
+    Column("source_record_id", String(100), nullable=True),
+    Column("transcription_model", String(200), nullable=True),
+    Column("error", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("created_position", Integer, nullable=False),
+    Column("last_position", Integer, nullable=False),
+)
+Index("ix_saved_voices_position", saved_voices.c.created_position)
+
+# Speech history records (docs/speech-records.md): one row per record stream (``speech-<id>`` with
+# ``record: true``), of the three families. ``result`` holds the completed job's result as JSON.
+speech_records = Table(
+    "speech_records",
+    metadata,
+    Column("stream_id", String(200), primary_key=True),
+    Column("id", String(100), nullable=False),
+    Column("family", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("run", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("completed_at", Float, nullable=True),
+    Column("created_position", Integer, nullable=False),
+    Column("last_position", Integer, nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("input", Text, nullable=False),
+    Column("voice", String(200), nullable=True),
+    Column("speed", Float, nullable=False),
+    Column("language", String(32), nullable=True),
+    Column("instructions", Text, nullable=True),
+    Column("reference_audio", String(64), nullable=True),
+    Column("reference_text", Text, nullable=True),
+    Column("saved_voice_id", String(100), nullable=True),
+    Column("audio", String(64), nullable=True),
+    Column("duration_secs", Float, nullable=True),
+    Column("sample_rate", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("result", Text, nullable=True),
+)
+Index("ix_speech_records_id", speech_records.c.id)
+Index("ix_speech_records_family_position", speech_records.c.family, speech_records.c.created_position)
+
+# Media objects named by path (/v1/media): one row per live path, i.e. per ``media-`` stream.
+media_objects = Table(
+    "media_objects",
+    metadata,
+    Column("stream_id", String(200), primary_key=True),
+    Column("path", String(1024), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("content_type", String(200), nullable=False),
+    Column("filename", Text, nullable=False),
+    Column("namespace", Text, nullable=True),
+    Column("size_bytes", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("created_position", Integer, nullable=False),
+)
+Index("ix_media_objects_position", media_objects.c.created_position)
+Index("ix_media_objects_path", media_objects.c.path, unique=True)

@@ -14,12 +14,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from quart import Blueprint, Response, current_app, jsonify, request, send_file
+from quart import Blueprint, Response, current_app, jsonify, request
 from quart_schema import validate_querystring
 
 from app.bootstrap import Container, request_metadata
 from app.errors import ApiError
 from app.job_follow import JobFollower
+from app.media_download import send_media
 from app.model_choice import resolve_model
 from app.pagination import clamp_limit, cursor_position, encode_cursor, page
 from app.projections.media_refs import stream_media, unclaimed
@@ -185,15 +186,13 @@ def _delete(container: Container, row: Row) -> None:
 async def record_audio(view: View, record_id: str) -> Any:
     """The stored source audio, with its content type; `Range` requests are answered with 206."""
     row = await _record(view, record_id)
-    path = _container().media.path(row["audio"])
-    if not await asyncio.to_thread(path.is_file):
-        raise ApiError(404, f"The audio of {view.noun} {record_id!r} is no longer stored.")
-    response = await send_file(path, mimetype=row["content_type"] or OCTET_STREAM, conditional=True)
-    # Quart says so only in a 206; audio players seek by ranges only when told they may.
-    response.headers.setdefault("Accept-Ranges", "bytes")
-    if row["filename"]:
-        response.headers.set("Content-Disposition", "inline", filename=row["filename"])
-    return response
+    return await send_media(
+        _container().media,
+        row["audio"],
+        content_type=row["content_type"] or OCTET_STREAM,
+        filename=row["filename"],
+        missing=f"The audio of {view.noun} {record_id!r} is no longer stored.",
+    )
 
 
 async def rerun_record(view: View, record_id: str) -> Any:

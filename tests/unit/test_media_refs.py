@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain.media_refs import claimed_media, releases_media
+from domain.media_refs import claimed_media, releases_media, replaces_media
 
 A = "a" * 64
 B = "b" * 64
@@ -26,3 +26,9 @@ def test_each_digest_is_claimed_once_and_only_real_digests_count() -> None:
 def test_deletions_release_a_streams_claims() -> None:
     assert releases_media("transcription.record_deleted") and releases_media("voice.deleted")
     assert not releases_media("transcription.completed") and not releases_media("deleted")
+
+
+def test_a_media_paths_upload_claims_its_object_in_place_of_every_earlier_claim() -> None:
+    assert claimed_media("media.uploaded", {"path": "a.wav", "digest": A, "size_bytes": 1}) == [A]
+    assert replaces_media("media.uploaded") and releases_media("media.deleted")
+    assert not replaces_media("speech.chunk_synthesized") and not replaces_media("media.deleted")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from app.routes.speech import _bounded
+from app.speech_stream import bounded
 from domain.catalog import find_variant
 from domain.fields import FieldError
 from domain.speech import (
@@ -234,7 +234,7 @@ async def test_the_sse_buffer_holds_at_most_its_capacity_and_closes_its_source()
         finally:
             closed.set()
 
-    frames = _bounded(source(), 3)
+    frames = bounded(source(), 3)
     assert await anext(frames) == b"0"
     await asyncio.sleep(0.05)
     # One taken by the client, three waiting in the queue, one held by the blocked producer.

@@ -3,8 +3,8 @@
 An optional engine: the ``f5`` extra installs ``f5-tts`` (and torch), and its weights are
 placed in the variant's directory, since nothing is downloaded at run time::
 
-    <path>/model_*.safetensors   (or one *.pt / *.safetensors checkpoint)
-    <path>/vocab.txt
+    <path>/model_*.safetensors   (or one *.pt / *.safetensors checkpoint; or both files in
+    <path>/vocab.txt              <path>/F5TTS_v1_Base/, as the admin download places them)
     <path>/vocos/config.yaml      (the charactr/vocos-mel-24khz vocoder)
     <path>/vocos/pytorch_model.bin
 
@@ -54,13 +54,25 @@ class F5Weights:
     vocoder: Path
 
 
+def _weights_dir(path: Path) -> Path:
+    """Where the checkpoint and vocabulary are: ``path`` itself, or the ``F5TTS_v1_Base/`` folder
+    a download of the hub repository (the catalog's files) puts them in."""
+    hub_layout = path / DEFAULT_ARCHITECTURE
+    return hub_layout if not (path / "vocab.txt").is_file() and (hub_layout / "vocab.txt").is_file() else path
+
+
 def find_weights(path: Path) -> tuple[F5Weights | None, list[str]]:
-    """The weight files in ``path``, or None and what is missing."""
-    checkpoints = sorted(path.glob("*.safetensors")) + sorted(path.glob("*.pt")) if path.is_dir() else []
+    """The weight files in ``path`` (or its ``F5TTS_v1_Base/``), or None and what is missing."""
+    weights_dir = _weights_dir(path)
+    checkpoints = (
+        sorted(weights_dir.glob("*.safetensors")) + sorted(weights_dir.glob("*.pt"))
+        if weights_dir.is_dir()
+        else []
+    )
     missing: list[str] = []
     if not checkpoints:
         missing.append("a checkpoint (model_*.safetensors or *.pt)")
-    vocab = path / "vocab.txt"
+    vocab = weights_dir / "vocab.txt"
     if not vocab.is_file():
         missing.append("vocab.txt")
     vocoder = path / VOCODER_DIR

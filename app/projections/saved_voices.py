@@ -1,0 +1,121 @@
+"""The ``saved_voices`` read model: one row per saved voice, folded from its ``voice-<id>`` stream
+(docs/saved-voices.md).
+
+``voice.saved`` makes a ready row at once. A voice whose transcript is found by a job has a row
+from ``voice.requested`` on (``processing``), made ready by ``voice.completed`` with the transcript,
+or marked ``failed`` / ``cancelled``. ``voice.deleted`` drops the row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Table, delete, insert, select, update
+
+from app.projections.tables import saved_voices
+from domain.jobs import JobCancelled, JobCompleted, JobFailed, JobRequested, lifecycle_event
+from domain.voices import (
+    CANCELLED,
+    CATEGORY,
+    FAILED,
+    PROCESSING,
+    READY,
+    VoiceDeleted,
+    VoiceSaved,
+    VoiceTranscript,
+    VoiceTranscriptionParams,
+)
+from eventstore.base import RecordedEvent
+
+
+class SavedVoicesProjection:
+    name = "saved_voices"
+
+    @property
+    def tables(self) -> list[Table]:
+        return [saved_voices]
+
+    def apply(self, connection: Connection, event: RecordedEvent) -> None:
+        if event.category != CATEGORY:
+            return
+        verb = event.type.partition(".")[2]
+        if verb == VoiceSaved.verb:
+            _saved(connection, event)
+            return
+        if verb == JobRequested.verb:
+            _requested(connection, event)
+            return
+        where = saved_voices.c.stream_id == event.stream_id
+        row = connection.execute(select(saved_voices.c.language).where(where)).mappings().first()
+        if row is None:
+            return
+        if verb == VoiceDeleted.verb:
+            connection.execute(delete(saved_voices).where(where))
+            return
+        changes = _job_changes(event, row["language"])
+        if changes:
+            connection.execute(
+                update(saved_voices)
+                .where(where)
+                .values(**changes, updated_at=event.recorded_at, last_position=event.position)
+            )
+
+
+def _row(event: RecordedEvent, voice_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **fields,
+        "stream_id": event.stream_id,
+        "id": voice_id,
+        "created_at": event.recorded_at,
+        "updated_at": event.recorded_at,
+        "created_position": event.position,
+        "last_position": event.position,
+    }
+
+
+def _saved(connection: Connection, event: RecordedEvent) -> None:
+    saved = VoiceSaved.model_validate(event.data)
+    fields = saved.model_dump(exclude={"voice_id"})
+    values = _row(event, saved.voice_id, {**fields, "status": READY})
+    connection.execute(insert(saved_voices).values(**values))
+
+
+def _requested(connection: Connection, event: RecordedEvent) -> None:
+    requested = JobRequested.model_validate(event.data)
+    params = VoiceTranscriptionParams.model_validate(requested.params)
+    if requested.run > 1:  # not offered by the API; a rerun would start the transcript over
+        connection.execute(
+            update(saved_voices)
+            .where(saved_voices.c.stream_id == event.stream_id)
+            .values(
+                status=PROCESSING,
+                reference_text=None,
+                error=None,
+                updated_at=event.recorded_at,
+                last_position=event.position,
+            )
+        )
+        return
+    fields = params.model_dump(exclude={"model"})
+    values = _row(
+        event, requested.job_id, {**fields, "status": PROCESSING, "transcription_model": params.model}
+    )
+    connection.execute(insert(saved_voices).values(**values))
+
+
+def _job_changes(event: RecordedEvent, language: str | None) -> dict[str, Any]:
+    """What the transcription job's end changes (its other events change nothing shown)."""
+    match lifecycle_event(event.type, event.data):
+        case JobCompleted(result=result):
+            transcript = VoiceTranscript.model_validate(result)
+            return {
+                "status": READY,
+                "reference_text": transcript.reference_text,
+                "language": transcript.language or language,
+                "error": None,
+            }
+        case JobFailed(error=error):
+            return {"status": FAILED, "error": error}
+        case JobCancelled(reason=reason):
+            return {"status": CANCELLED, "error": reason}
+    return {}

@@ -1,0 +1,104 @@
+"""Following a speech job as it is synthesized, shared by ``POST /v1/audio/speech`` and the speech
+history routes: its chunks' samples read back from the media store and encoded, the wait for the
+worker to accept the job, and SSE frames prepared a bounded number ahead of the client."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import numpy as np
+
+from app.errors import ApiError
+from app.job_follow import terminal_error
+from domain.jobs import is_terminal_type
+from domain.speech import CATEGORY, COMPRESSED_FORMATS, SpeechChunkSynthesized, SpeechSynthesisPlanned
+from eventstore.base import RecordedEvent
+from eventstore.media import MediaStore
+from workers.engines.audio import encode_audio
+
+PLANNED = SpeechSynthesisPlanned.type_for(CATEGORY)
+CHUNK = SpeechChunkSynthesized.type_for(CATEGORY)
+SHUTTING_DOWN = "The server is shutting down; retry the request."
+
+
+def request_id_of(stream_id: str) -> str:
+    """A speech job's request id: its stream's entity id."""
+    return stream_id.split("-", 1)[1]
+
+
+# --- audio ------------------------------------------------------------------------------
+
+
+def _samples(media: MediaStore, chunk: SpeechChunkSynthesized) -> np.ndarray:
+    return np.frombuffer(media.read(chunk.media), dtype="<f4")
+
+
+def _encode(samples: np.ndarray, sample_rate: int, fmt: str) -> bytes:
+    if samples.size == 0 and fmt in COMPRESSED_FORMATS:
+        return b""  # an encoder given no samples has no frame to write
+    return encode_audio(samples, sample_rate, fmt)
+
+
+def encode_chunk(media: MediaStore, chunk: SpeechChunkSynthesized, fmt: str) -> bytes:
+    return _encode(_samples(media, chunk), chunk.sample_rate, fmt)
+
+
+def encode_all(media: MediaStore, chunks: list[SpeechChunkSynthesized], sample_rate: int, fmt: str) -> bytes:
+    parts = [_samples(media, chunk) for chunk in chunks]
+    samples = np.concatenate(parts) if parts else np.zeros(0, dtype="<f4")
+    return _encode(samples, sample_rate, fmt)
+
+
+def chunks_of(events: list[RecordedEvent]) -> list[SpeechChunkSynthesized]:
+    chunks = [SpeechChunkSynthesized.model_validate(e.data) for e in events if e.type == CHUNK]
+    return sorted(chunks, key=lambda chunk: chunk.sequence)
+
+
+# --- following the job ------------------------------------------------------------------
+
+
+async def until_planned(events: AsyncIterator[RecordedEvent]) -> SpeechSynthesisPlanned:
+    """Follow the job until its worker accepted it; its refusal (e.g. an unknown voice) is raised."""
+    async for event in events:
+        if event.type == PLANNED:
+            return SpeechSynthesisPlanned.model_validate(event.data)
+        if is_terminal_type(event.type):
+            raise terminal_error(event)
+    raise ApiError(503, SHUTTING_DOWN)
+
+
+async def close_iterator(iterator: AsyncIterator[Any]) -> None:
+    """Close an async generator early, running its clean-up (``JobFollower.events`` cancels an
+    unfinished job there, unless told not to)."""
+    aclose = getattr(iterator, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+async def bounded(frames: AsyncIterator[bytes], capacity: int) -> AsyncIterator[bytes]:
+    """Prepare at most ``capacity`` frames ahead of the client, in a task of their own."""
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue(capacity)
+    failure: list[BaseException] = []
+
+    async def fill() -> None:
+        try:
+            async for frame in frames:
+                await queue.put(frame)
+        except Exception as error:
+            failure.append(error)
+        await queue.put(None)
+
+    task = asyncio.create_task(fill())
+    try:
+        while (frame := await queue.get()) is not None:
+            yield frame
+        if failure:
+            raise failure[0]
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await close_iterator(frames)

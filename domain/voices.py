@@ -1,0 +1,171 @@
+"""Saved voices (``voice-<id>`` streams): reusable voice-clone references (docs/saved-voices.md).
+
+Pure: the events a voice's stream holds, its transcription job's params and result, the checks on
+a create request's fields, and the voice's JSON shape built from its read-model row.
+
+A voice whose transcript was given is one ``voice.saved`` event. A voice whose transcript must be
+found is a job: ``voice.requested`` (its params say everything but the transcript) … ``voice.completed``
+(``{reference_text, language}``). ``voice.deleted`` ends either kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from domain.events import DomainEvent
+from domain.fields import FieldError, choice, optional_str
+from domain.transcription import language_code
+
+CATEGORY = "voice"
+TRANSCRIBE_ACTOR = "transcribe_voice_reference"
+BASE_URL = "/v1/voices"
+OBJECT_NAME = "voice"
+
+Source = Literal["upload", "record"]
+UPLOAD: Source = "upload"
+RECORD: Source = "record"
+RECORD_FAMILIES: tuple[str, ...] = ("text-to-speech", "voice-designs", "voice-clones")
+DEFAULT_RECORD_FAMILY = RECORD_FAMILIES[0]
+
+PROCESSING = "processing"
+READY = "ready"
+FAILED = "failed"
+CANCELLED = "cancelled"
+STATUSES: tuple[str, ...] = (PROCESSING, READY, FAILED, CANCELLED)
+
+MAX_NAME_CHARS = 200
+MAX_DESCRIPTION_CHARS = 2_000
+MAX_REFERENCE_TEXT_CHARS = 10_000
+
+
+# --- what a voice records -----------------------------------------------------------------
+
+
+class VoiceFields(BaseModel):
+    """Everything a voice holds but its transcript. The audio is a media digest, never the bytes."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    description: str | None = None
+    audio: str
+    content_type: str
+    filename: str | None = None
+    duration_secs: float
+    language: str | None = None
+    """An ISO 639-1 code (``en``), or None when unknown."""
+    source: Source = "upload"
+    source_family: str | None = None
+    source_record_id: str | None = None
+
+
+class VoiceTranscriptionParams(VoiceFields):
+    """``voice.requested.params``: the voice, and the ASR model that finds its transcript
+    (``language``, when given, is the hint it decodes with)."""
+
+    model: str
+
+
+class VoiceTranscript(BaseModel):
+    """``voice.completed.result``: what the transcription job found."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    reference_text: str
+    language: str | None = None
+
+
+class VoiceSaved(VoiceFields, DomainEvent):
+    """A voice whose transcript came with it: saved at once, no job."""
+
+    verb = "saved"
+    voice_id: str
+    reference_text: str
+
+
+class VoiceDeleted(DomainEvent):
+    """The voice is gone (its row, and its audio once no other stream claims it); its events stay."""
+
+    verb = "deleted"
+
+
+# --- a create request's fields ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VoiceRequest:
+    """A ``POST /v1/voices`` body's fields (not its audio), checked."""
+
+    name: str
+    description: str | None
+    reference_text: str | None
+    language: str | None
+    source_record_id: str | None
+    source_family: str | None
+    """Set only with ``source_record_id`` (default ``text-to-speech``)."""
+
+
+def _bounded(fields: Mapping[str, Any], name: str, limit: int) -> str | None:
+    value = optional_str(fields, name, strip=True)
+    if value is not None and len(value) > limit:
+        raise FieldError(f"`{name}` must be at most {limit} characters.", name)
+    return value
+
+
+def voice_request(fields: Mapping[str, Any]) -> VoiceRequest:
+    """The fields of a create request (JSON values or form strings); ``FieldError`` names the
+    field at fault."""
+    name = _bounded(fields, "name", MAX_NAME_CHARS)
+    if name is None:
+        raise FieldError("`name` is required: a non-empty string naming the voice.", "name")
+    record_id = optional_str(fields, "source_record_id", strip=True)
+    family = optional_str(fields, "source_family", strip=True)
+    if family is not None and record_id is None:
+        raise FieldError("`source_family` goes with `source_record_id`.", "source_family")
+    return VoiceRequest(
+        name=name,
+        description=_bounded(fields, "description", MAX_DESCRIPTION_CHARS),
+        reference_text=_bounded(fields, "reference_text", MAX_REFERENCE_TEXT_CHARS),
+        language=language_code(optional_str(fields, "language", strip=True)),
+        source_record_id=record_id,
+        source_family=(
+            choice(fields, "source_family", RECORD_FAMILIES, DEFAULT_RECORD_FAMILY) if record_id else None
+        ),
+    )
+
+
+# --- the voice's JSON ---------------------------------------------------------------------
+
+
+def _timestamp(value: float | None) -> int | None:
+    return int(value) if value is not None else None
+
+
+def voice_json(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The API's voice from its ``saved_voices`` row."""
+    url = f"{BASE_URL}/{row['id']}"
+    return {
+        "id": row["id"],
+        "object": OBJECT_NAME,
+        "name": row["name"],
+        "description": row["description"],
+        "status": row["status"],
+        "reference_text": row["reference_text"],
+        "language": row["language"],
+        "duration_secs": row["duration_secs"],
+        "content_type": row["content_type"],
+        "filename": row["filename"],
+        "audio_sha256": row["audio"],
+        "audio_url": f"{url}/audio",
+        "source": row["source"],
+        "source_family": row["source_family"],
+        "source_record_id": row["source_record_id"],
+        "transcription_model": row["transcription_model"],
+        "error": row["error"],
+        "created_at": _timestamp(row["created_at"]),
+        "updated_at": _timestamp(row["updated_at"]),
+    }
