@@ -4,7 +4,7 @@ event each, and after a crash resume from the end of the last recorded segment.
 Generic on purpose: the OpenAI route and persisted speech-to-text jobs both run it with
 ``TranscriptionParams`` (a media digest, the model, language, prompt, word timestamps wanted,
 an optional forced aligner). Audio of any length is decoded once to a temporary file and
-transcribed window by window (``workers.audio_windows``: at most 5 minutes, cut at a silence),
+transcribed window by window (``workers.audio_windows``: at most 2 minutes, cut at a silence),
 so memory does not grow with the recording.
 
 Speaker-attributed ASR (``job_kind: speaker_attributed_asr``) diarizes the audio first

@@ -36,7 +36,7 @@ from workers.transcription_jobs import transcribe_audio
 from workflows.jobs import JobCancelledError, JobRun
 
 SHORT_WINDOWS = Windowing(window_s=20.0, search_s=8.0)
-"""Windows a 66 s test recording needs several of (production windows are 5 minutes)."""
+"""Windows a 66 s test recording needs several of (production windows are 2 minutes)."""
 
 
 pytestmark = pytest.mark.usefixtures("runtime")
