@@ -5,6 +5,7 @@ worker to accept the job, and SSE frames prepared a bounded number ahead of the 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,7 +15,13 @@ import numpy as np
 from app.errors import ApiError
 from app.job_follow import terminal_error
 from domain.jobs import is_terminal_type
-from domain.speech import CATEGORY, COMPRESSED_FORMATS, SpeechChunkSynthesized, SpeechSynthesisPlanned
+from domain.speech import (
+    CATEGORY,
+    COMPRESSED_FORMATS,
+    FormatChoice,
+    SpeechChunkSynthesized,
+    SpeechSynthesisPlanned,
+)
 from eventstore.base import RecordedEvent
 from eventstore.media import MediaStore
 from workers.engines.audio import encode_audio
@@ -55,6 +62,37 @@ def encode_all(media: MediaStore, chunks: list[SpeechChunkSynthesized], sample_r
 def chunks_of(events: list[RecordedEvent]) -> list[SpeechChunkSynthesized]:
     chunks = [SpeechChunkSynthesized.model_validate(e.data) for e in events if e.type == CHUNK]
     return sorted(chunks, key=lambda chunk: chunk.sequence)
+
+
+# --- SSE payloads (the two routes name their events differently) -------------------------
+
+
+def start_fields(plan: SpeechSynthesisPlanned, choice: FormatChoice) -> dict[str, Any]:
+    """What a stream's start event says: the audio's sample rate and format (and a fallback)."""
+    fields: dict[str, Any] = {"sample_rate": plan.sample_rate, "audio_format": choice.actual}
+    if choice.fallback_note:
+        fields["error"] = choice.fallback_note
+    return fields
+
+
+async def chunk_fields(media: MediaStore, data: dict[str, Any], fmt: str) -> dict[str, Any]:
+    """A ``chunk_synthesized`` event's audio, encoded in ``fmt``, as a chunk event carries it."""
+    chunk = SpeechChunkSynthesized.model_validate(data)
+    audio = await asyncio.to_thread(encode_chunk, media, chunk, fmt)
+    return {
+        "sequence": chunk.sequence,
+        "audio_base64": base64.b64encode(audio).decode(),
+        "sample_count": chunk.sample_count,
+        "is_final": chunk.is_final,
+    }
+
+
+def generation_stats(result: dict[str, Any]) -> dict[str, Any]:
+    """The completed job's figures that a stream's final event reports."""
+    return {
+        key: result.get(key)
+        for key in ("tokens_generated", "generation_time_ms", "audio_duration_secs", "rtf")
+    }
 
 
 # --- following the job ------------------------------------------------------------------

@@ -10,11 +10,9 @@ the request (model loaded, voice known), so a bad voice is a 400 in both modes.
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 from quart import Blueprint, Response, current_app
 
@@ -28,17 +26,19 @@ from app.speech_stream import (
     CHUNK,
     SHUTTING_DOWN,
     bounded,
+    chunk_fields,
     chunks_of,
     close_iterator,
     encode_all,
-    encode_chunk,
+    generation_stats,
     request_id_of,
+    start_fields,
     until_planned,
 )
 from app.sse import sse_frame, sse_response
 from app.uploads import enforce_upload_limit
 from domain.jobs import is_terminal_type
-from domain.speech import CATEGORY, FormatChoice, SpeechChunkSynthesized, SpeechSynthesisPlanned, summarize
+from domain.speech import CATEGORY, FormatChoice, SpeechSynthesisPlanned, summarize
 from eventstore.base import RecordedEvent
 from eventstore.media import MediaStore
 from workers.engines.audio import content_type_for
@@ -105,42 +105,16 @@ def _failed(job: SpeechJob, error: str) -> bytes:
 async def _frames(
     job: SpeechJob, plan: SpeechSynthesisPlanned, events: AsyncIterator[RecordedEvent], media: MediaStore
 ) -> AsyncIterator[bytes]:
-    started: dict[str, Any] = {
-        "type": "audio.started",
-        "request_id": job.request_id,
-        "sample_rate": plan.sample_rate,
-        "audio_format": job.choice.actual,
-    }
-    if job.choice.fallback_note:
-        started["error"] = job.choice.fallback_note
+    started = {"type": "audio.started", "request_id": job.request_id, **start_fields(plan, job.choice)}
     try:
         yield sse_frame(started)
         async for event in events:
             if event.type == CHUNK:
-                chunk = SpeechChunkSynthesized.model_validate(event.data)
-                audio = await asyncio.to_thread(encode_chunk, media, chunk, job.choice.actual)
-                yield sse_frame(
-                    {
-                        "type": "audio.chunk",
-                        "request_id": job.request_id,
-                        "sequence": chunk.sequence,
-                        "audio_base64": base64.b64encode(audio).decode(),
-                        "sample_count": chunk.sample_count,
-                        "is_final": chunk.is_final,
-                    }
-                )
+                fields = await chunk_fields(media, event.data, job.choice.actual)
+                yield sse_frame({"type": "audio.chunk", "request_id": job.request_id, **fields})
             elif event.type.endswith(".completed"):
-                result = event.data.get("result") or {}
-                yield sse_frame(
-                    {
-                        "type": "audio.done",
-                        "request_id": job.request_id,
-                        "tokens_generated": result.get("tokens_generated"),
-                        "generation_time_ms": result.get("generation_time_ms"),
-                        "audio_duration_secs": result.get("audio_duration_secs"),
-                        "rtf": result.get("rtf"),
-                    }
-                )
+                stats = generation_stats(event.data.get("result") or {})
+                yield sse_frame({"type": "audio.done", "request_id": job.request_id, **stats})
                 return
             elif is_terminal_type(event.type):
                 yield _failed(job, terminal_error(event).message)

@@ -9,7 +9,6 @@ that goes away does not cancel the job: the record is finished and kept.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import functools
 import logging
@@ -32,9 +31,11 @@ from app.speech_stream import (
     CHUNK,
     SHUTTING_DOWN,
     bounded,
+    chunk_fields,
     close_iterator,
-    encode_chunk,
+    generation_stats,
     request_id_of,
+    start_fields,
     until_planned,
 )
 from app.sse import sse_frame, sse_response
@@ -42,10 +43,9 @@ from domain.errors import InvalidTransition
 from domain.events import new_id
 from domain.fields import optional_int
 from domain.jobs import is_terminal_type
-from domain.speech import CATEGORY, FormatChoice, SpeechChunkSynthesized, SpeechSynthesisPlanned
+from domain.speech import CATEGORY, FormatChoice, SpeechSynthesisPlanned
 from domain.speech_records import FAMILIES, Family, check_family_request, record_json
 from domain.stt_records import RecordDeleted
-from eventstore.media import MediaStore
 from workers.speech_jobs import SPEECH_ACTOR
 from workflows.jobs import to_new_event
 
@@ -192,27 +192,11 @@ async def _record(job: RecordJob, container: Container) -> dict[str, Any]:
     return record_json(row)
 
 
-async def _chunk(job: RecordJob, media: MediaStore, data: dict[str, Any]) -> dict[str, Any]:
-    chunk = SpeechChunkSynthesized.model_validate(data)
-    audio = await asyncio.to_thread(encode_chunk, media, chunk, job.choice.actual)
-    return {
-        "event": "chunk",
-        "request_id": job.record_id,
-        "sequence": chunk.sequence,
-        "audio_base64": base64.b64encode(audio).decode(),
-        "sample_count": chunk.sample_count,
-        "is_final": chunk.is_final,
-    }
-
-
 async def _final(job: RecordJob, container: Container, result: dict[str, Any]) -> dict[str, Any]:
     return {
         "event": "final",
         "request_id": job.record_id,
-        "tokens_generated": result.get("tokens_generated"),
-        "generation_time_ms": result.get("generation_time_ms"),
-        "audio_duration_secs": result.get("audio_duration_secs"),
-        "rtf": result.get("rtf"),
+        **generation_stats(result),
         "record": await _record(job, container),
     }
 
@@ -220,20 +204,14 @@ async def _final(job: RecordJob, container: Container, result: dict[str, Any]) -
 async def _frames(
     job: RecordJob, plan: SpeechSynthesisPlanned, events: AsyncIterator[Any], container: Container
 ) -> AsyncIterator[bytes]:
-    started: dict[str, Any] = {
-        "event": "start",
-        "request_id": job.record_id,
-        "sample_rate": plan.sample_rate,
-        "audio_format": job.choice.actual,
-    }
-    if job.choice.fallback_note:
-        started["error"] = job.choice.fallback_note
+    started = {"event": "start", "request_id": job.record_id, **start_fields(plan, job.choice)}
     try:
         yield sse_frame({"event": "created", "record": await _record(job, container)})
         yield sse_frame(started)
         async for event in events:
             if event.type == CHUNK:
-                yield sse_frame(await _chunk(job, container.media, event.data))
+                fields = await chunk_fields(container.media, event.data, job.choice.actual)
+                yield sse_frame({"event": "chunk", "request_id": job.record_id, **fields})
             elif event.type.endswith(".completed"):
                 yield sse_frame(await _final(job, container, event.data.get("result") or {}))
                 break
