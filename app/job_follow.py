@@ -83,7 +83,10 @@ class JobFollower:
         try:
             while True:
                 try:
-                    event = await asyncio.wait_for(anext(subscription), self.idle_timeout)
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the request's
+                    # cancellation (a client disconnect) when an event arrives at that moment.
+                    async with asyncio.timeout(self.idle_timeout):
+                        event = await anext(subscription)
                 except StopAsyncIteration:
                     return  # the hub is closing (server shutdown)
                 except TimeoutError:

@@ -52,9 +52,11 @@ class EventHub:
         self._queues: set[asyncio.Queue[list[RecordedEvent] | _Signal]] = set()
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = False
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self.position = await asyncio.to_thread(self.store.last_position)
         if self.listener is not None:
             asyncio.get_running_loop().add_reader(self.listener.fileno(), self._on_ring)
@@ -84,12 +86,16 @@ class EventHub:
         self._wake.set()
 
     def poke(self) -> None:
-        """Wake the loop now (an in-process append)."""
-        self._wake.set()
+        """Wake the loop now (an in-process append); callable from any thread."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
 
     async def _wait(self) -> None:
+        # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives as the
+        # wake-up fires, and stop() would then wait forever for a loop that never ends.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+            async with asyncio.timeout(self.poll_seconds):
+                await self._wake.wait()
         self._wake.clear()
 
     async def _run(self) -> None:
