@@ -119,6 +119,29 @@ def wait_for_terminal(container: Container, stream_id: str, timeout: float = 60.
     return wait_for_events(container, stream_id, has_ended, timeout)
 
 
+def stop_worker_mid_job(
+    container: Container,
+    engines: EngineRegistry,
+    submit: Callable[[], str],
+    reached: Callable[[list[RecordedEvent]], bool],
+) -> tuple[str, list[RecordedEvent]]:
+    """Submits a job to a worker that goes away once ``reached`` holds for the job's events.
+
+    It records nothing more, the message returns to the queue and the next worker finds a job
+    that is still "running". Returns the stream id and the events recorded by then.
+    """
+    crashing = install_runtime(container, engines, "crashing-worker")
+    first = start_worker(container.broker)
+    stream_id = submit()
+    wait_for_events(container, stream_id, reached)
+    crashing.stopping.set()
+    first.stop(timeout=10_000)
+    container.broker.close()
+    before = container.store.read_stream(stream_id)
+    assert not has_ended(before)
+    return stream_id, before
+
+
 def finish_after_restart(
     container: Container, engines: EngineRegistry, stream_id: str, timeout: float = 60.0
 ) -> list[RecordedEvent]:

@@ -16,10 +16,7 @@ from domain.speech import SpeechChunkSynthesized, SpeechParams
 from eventstore.base import RecordedEvent
 from tests.integration.conftest import (
     finish_after_restart,
-    has_ended,
-    install_runtime,
-    start_worker,
-    wait_for_events,
+    stop_worker_mid_job,
     wait_for_terminal,
 )
 from tests.wer import word_error_rate
@@ -152,17 +149,9 @@ def test_nothing_to_say_is_an_input_error(
 def test_a_job_redelivered_after_a_crash_resumes_without_duplicating_chunks(
     container: Container, engines: EngineRegistry
 ) -> None:
-    crashing = install_runtime(container, engines, "crashing-worker")
-    first = start_worker(container.broker)
-    stream_id = submit(container, LONG_TEXT)
-    wait_for_events(container, stream_id, lambda events: len(chunks_of(events)) >= 2)
-    # The worker goes away between two sentences: it records nothing more, the message returns
-    # to the queue, and the next worker finds a job that is still "running".
-    crashing.stopping.set()
-    first.stop(timeout=10_000)
-    container.broker.close()
-    before = container.store.read_stream(stream_id)
-    assert not has_ended(before)
+    stream_id, before = stop_worker_mid_job(
+        container, engines, lambda: submit(container, LONG_TEXT), lambda events: len(chunks_of(events)) >= 2
+    )
     recorded_before = chunks_of(before)
     assert 2 <= len(recorded_before) < 12
 

@@ -24,10 +24,7 @@ from domain.stt_records import RecordDeleted
 from eventstore.base import RecordedEvent
 from tests.integration.conftest import (
     finish_after_restart,
-    has_ended,
-    install_runtime,
-    start_worker,
-    wait_for_events,
+    stop_worker_mid_job,
     wait_for_terminal,
 )
 from workers.engines.registry import EngineRegistry
@@ -136,15 +133,9 @@ def test_a_record_job_refused_by_the_worker_is_a_failed_record(
 def test_a_record_job_resumes_after_a_crash_and_its_wav_has_every_sentence_once(
     container: Container, engines: EngineRegistry
 ) -> None:
-    crashing = install_runtime(container, engines, "crashing-worker")
-    first = start_worker(container.broker)
-    stream_id = submit(container, LONG_TEXT)
-    wait_for_events(container, stream_id, lambda events: len(chunks_of(events)) >= 2)
-    crashing.stopping.set()
-    first.stop(timeout=10_000)
-    container.broker.close()
-    before = container.store.read_stream(stream_id)
-    assert not has_ended(before)
+    stream_id, before = stop_worker_mid_job(
+        container, engines, lambda: submit(container, LONG_TEXT), lambda events: len(chunks_of(events)) >= 2
+    )
     recorded_before = chunks_of(before)
     assert 2 <= len(recorded_before) < 8
 
