@@ -8,10 +8,12 @@ or marked ``failed`` / ``cancelled``. ``voice.deleted`` drops the row.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, insert, select, update
+from sqlalchemy import Column, Connection, insert, update
 
+from app.projections.records import Creator, RecordProjection, Row
 from app.projections.tables import saved_voices
 from domain.jobs import JobCancelled, JobCompleted, JobFailed, JobRequested, lifecycle_event
 from domain.voices import (
@@ -28,37 +30,21 @@ from domain.voices import (
 from eventstore.base import RecordedEvent
 
 
-class SavedVoicesProjection:
+class SavedVoicesProjection(RecordProjection):
     name = "saved_voices"
+    table = saved_voices
+    categories = frozenset({CATEGORY})
+    deleted_verb = VoiceDeleted.verb
 
     @property
-    def tables(self) -> list[Table]:
-        return [saved_voices]
+    def creators(self) -> Mapping[str, Creator]:
+        return {VoiceSaved.verb: _saved, JobRequested.verb: _requested}
 
-    def apply(self, connection: Connection, event: RecordedEvent) -> None:
-        if event.category != CATEGORY:
-            return
-        verb = event.type.partition(".")[2]
-        if verb == VoiceSaved.verb:
-            _saved(connection, event)
-            return
-        if verb == JobRequested.verb:
-            _requested(connection, event)
-            return
-        where = saved_voices.c.stream_id == event.stream_id
-        row = connection.execute(select(saved_voices.c.language).where(where)).mappings().first()
-        if row is None:
-            return
-        if verb == VoiceDeleted.verb:
-            connection.execute(delete(saved_voices).where(where))
-            return
-        changes = _job_changes(event, row["language"])
-        if changes:
-            connection.execute(
-                update(saved_voices)
-                .where(where)
-                .values(**changes, updated_at=event.recorded_at, last_position=event.position)
-            )
+    def columns(self, verb: str) -> Sequence[Column[Any]]:
+        return [saved_voices.c.language]
+
+    def changes(self, row: Row, verb: str, event: RecordedEvent) -> dict[str, Any] | None:
+        return _job_changes(event, row["language"])
 
 
 def _row(event: RecordedEvent, voice_id: str, fields: dict[str, Any]) -> dict[str, Any]:
@@ -103,7 +89,7 @@ def _requested(connection: Connection, event: RecordedEvent) -> None:
     connection.execute(insert(saved_voices).values(**values))
 
 
-def _job_changes(event: RecordedEvent, language: str | None) -> dict[str, Any]:
+def _job_changes(event: RecordedEvent, language: str | None) -> dict[str, Any] | None:
     """What the transcription job's end changes (its other events change nothing shown)."""
     match lifecycle_event(event.type, event.data):
         case JobCompleted(result=result):
@@ -118,4 +104,4 @@ def _job_changes(event: RecordedEvent, language: str | None) -> dict[str, Any]:
             return {"status": FAILED, "error": error}
         case JobCancelled(reason=reason):
             return {"status": CANCELLED, "error": reason}
-    return {}
+    return None

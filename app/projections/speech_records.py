@@ -8,10 +8,12 @@ Only streams requested with ``record: true`` have a row (``POST /v1/audio/speech
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, insert, select, update
+from sqlalchemy import Connection, insert, update
 
+from app.projections.records import Creator, RecordProjection, Row
 from app.projections.tables import speech_records
 from domain.jobs import (
     JobCancelled,
@@ -29,32 +31,18 @@ from domain.stt_records import RecordDeleted
 from eventstore.base import RecordedEvent, dumps
 
 
-class SpeechRecordsProjection:
+class SpeechRecordsProjection(RecordProjection):
     name = "speech_records"
+    table = speech_records
+    categories = frozenset({CATEGORY})
+    deleted_verb = RecordDeleted.verb
 
     @property
-    def tables(self) -> list[Table]:
-        return [speech_records]
+    def creators(self) -> Mapping[str, Creator]:
+        return {JobRequested.verb: _requested}
 
-    def apply(self, connection: Connection, event: RecordedEvent) -> None:
-        if event.category != CATEGORY:
-            return
-        verb = event.type.partition(".")[2]
-        if verb == JobRequested.verb:
-            _requested(connection, event)
-            return
-        where = speech_records.c.stream_id == event.stream_id
-        if connection.execute(select(speech_records.c.stream_id).where(where)).first() is None:
-            return
-        if verb == RecordDeleted.verb:
-            connection.execute(delete(speech_records).where(where))
-            return
-        changes = _changes(verb, event)
-        connection.execute(
-            update(speech_records)
-            .where(where)
-            .values(**changes, updated_at=event.recorded_at, last_position=event.position)
-        )
+    def changes(self, row: Row, verb: str, event: RecordedEvent) -> dict[str, Any]:
+        return _changes(verb, event)
 
 
 def _requested(connection: Connection, event: RecordedEvent) -> None:

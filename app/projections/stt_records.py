@@ -9,12 +9,13 @@ Only streams requested with ``record: true`` have a row (the OpenAI route's tran
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Connection, Table, delete, insert, select, update
+from sqlalchemy import Column, Connection, insert, update
 
+from app.projections.records import Creator, RecordProjection, Row
 from app.projections.tables import stt_records
 from domain import diarization, summaries, transcription
 from domain.diarization import DiarizationParams, SpeakersAttributed, SpeakersFound, SpeechDetected
@@ -62,39 +63,23 @@ _SPEAKER_EVENTS: dict[str, type[SpeakersFound | SpeakersAttributed]] = {
     SpeakersAttributed.verb: SpeakersAttributed,
 }
 
-Row = Mapping[Any, Any]  # a RowMapping: str keys
 
-
-class SttRecordsProjection:
+class SttRecordsProjection(RecordProjection):
     name = "stt_records"
+    table = stt_records
+    categories = RECORD_CATEGORIES
+    deleted_verb = RecordDeleted.verb
 
     @property
-    def tables(self) -> list[Table]:
-        return [stt_records]
+    def creators(self) -> Mapping[str, Creator]:
+        return {JobRequested.verb: _requested}
 
-    def apply(self, connection: Connection, event: RecordedEvent) -> None:
-        if event.category not in RECORD_CATEGORIES:
-            return
-        verb = event.type.partition(".")[2]
-        where = stt_records.c.stream_id == event.stream_id
-        if verb == JobRequested.verb:
-            _requested(connection, event)
-            return
-        columns = [stt_records.c[name] for name in (*_LIGHT_COLUMNS, *_HEAVY_COLUMNS.get(verb, ()))]
-        row = connection.execute(select(*columns).where(where)).mappings().first()
-        if row is None:
-            return
-        if verb == RecordDeleted.verb:
-            connection.execute(delete(stt_records).where(where))
-            return
+    def columns(self, verb: str) -> Sequence[Column[Any]]:
+        return [stt_records.c[name] for name in (*_LIGHT_COLUMNS, *_HEAVY_COLUMNS.get(verb, ()))]
+
+    def changes(self, row: Row, verb: str, event: RecordedEvent) -> dict[str, Any]:
         changes = _lifecycle_changes(row, event)
-        if changes is None:
-            changes = _result_changes(row, verb, event.data)
-        connection.execute(
-            update(stt_records)
-            .where(where)
-            .values(**changes, updated_at=event.recorded_at, last_position=event.position)
-        )
+        return _result_changes(row, verb, event.data) if changes is None else changes
 
 
 def _requested(connection: Connection, event: RecordedEvent) -> None:

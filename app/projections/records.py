@@ -1,0 +1,69 @@
+"""What every record read model does: one row per record stream, made by the stream's creating
+events, changed by its later events, dropped by its deletion.
+
+A subclass names its table (with ``stream_id``, ``updated_at`` and ``last_position`` columns), the
+categories it follows, the verbs that create a row (``creators``) and the one that deletes it, and
+says in ``changes`` what an event changes in an existing row. Events of a stream without a row (a
+job that is not a record, a late event after a deletion) change nothing.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
+
+from sqlalchemy import Column, Connection, Table, delete, select, update
+
+from eventstore.base import RecordedEvent
+
+Row = Mapping[Any, Any]  # a RowMapping: str keys
+Creator = Callable[[Connection, RecordedEvent], None]
+
+
+class RecordProjection(ABC):
+    name: str
+    table: ClassVar[Table]
+    categories: ClassVar[frozenset[str]]
+    deleted_verb: ClassVar[str]
+
+    @property
+    def tables(self) -> list[Table]:
+        return [self.table]
+
+    @property
+    @abstractmethod
+    def creators(self) -> Mapping[str, Creator]:
+        """By verb: what makes (or, for a rerun, restarts) a stream's row."""
+
+    def columns(self, verb: str) -> Sequence[Column[Any]]:
+        """The columns ``changes`` reads for an event of this verb."""
+        return [self.table.c.stream_id]
+
+    @abstractmethod
+    def changes(self, row: Row, verb: str, event: RecordedEvent) -> dict[str, Any] | None:
+        """The new values of the row's columns; None when the event changes nothing, not even
+        the row's ``updated_at``."""
+
+    def apply(self, connection: Connection, event: RecordedEvent) -> None:
+        if event.category not in self.categories:
+            return
+        verb = event.type.partition(".")[2]
+        create = self.creators.get(verb)
+        if create is not None:
+            create(connection, event)
+            return
+        where = self.table.c.stream_id == event.stream_id
+        row = connection.execute(select(*self.columns(verb)).where(where)).mappings().first()
+        if row is None:
+            return
+        if verb == self.deleted_verb:
+            connection.execute(delete(self.table).where(where))
+            return
+        changes = self.changes(row, verb, event)
+        if changes is not None:
+            connection.execute(
+                update(self.table)
+                .where(where)
+                .values(**changes, updated_at=event.recorded_at, last_position=event.position)
+            )
