@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from app.media_download import send_media
 from app.pagination import clamp_limit, cursor_position, encode_cursor, page
 from app.projections.media_refs import stream_media, unclaimed
 from app.projections.speech_record_queries import find_record, records_page
+from app.routes.route_sets import Route, add_route_set
 from app.speech_record_requests import choose_model, read_create_body
 from app.speech_requests import check_speech
 from app.speech_stream import (
@@ -232,27 +233,12 @@ async def _frames(
 
 # --- registration -----------------------------------------------------------------------
 
-Handler = Callable[..., Awaitable[Any]]
 MEMBER = "/<record_id>"
-ROUTES: tuple[tuple[str, Handler, list[str]], ...] = (
+ROUTES: tuple[Route, ...] = (
     ("", list_records, ["GET"]),
     ("", create_record, ["POST"]),
     (MEMBER, get_record, ["GET"]),
     (MEMBER, delete_record, ["DELETE"]),
     (f"{MEMBER}/audio", record_audio, ["GET"]),
 )
-
-
-def _bind(family: Family, handler: Handler) -> Handler:
-    async def endpoint(**kwargs: Any) -> Any:
-        return await handler(family, **kwargs)
-
-    endpoint.__name__ = f"{family.name}_{handler.__name__}"
-    endpoint.__doc__ = handler.__doc__
-    return endpoint
-
-
-for _family in FAMILIES:
-    for _path, _handler, _methods in ROUTES:
-        _endpoint = _bind(_family, _handler)
-        blueprint.add_url_rule(_family.base + _path, _endpoint.__name__, _endpoint, methods=_methods)
+add_route_set(blueprint, FAMILIES, ROUTES)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +27,7 @@ from app.projections.stt_record_queries import find_record, records_page
 from app.requests import json_object
 from app.routes.events import StreamEventsQuery, follow_events, one_stream_events
 from app.routes.removed_routes import register_removed_routes
+from app.routes.route_sets import Route, add_route_set
 from app.stt_record_requests import OCTET_STREAM, RECORD_UPLOAD_LIMIT, model_field, read_record_request
 from app.uploads import read_audio_form
 from domain.errors import InvalidTransition
@@ -246,9 +246,8 @@ async def record_events(view: View, record_id: str, query_args: StreamEventsQuer
 
 # --- registration -----------------------------------------------------------------------
 
-Handler = Callable[..., Awaitable[Any]]
 MEMBER = "/<record_id>"
-ROUTES: tuple[tuple[str, Handler, list[str]], ...] = (
+ROUTES: tuple[Route, ...] = (
     ("", list_records, ["GET"]),
     ("", create_record, ["POST"]),
     (MEMBER, get_record, ["GET"]),
@@ -261,20 +260,5 @@ ROUTES: tuple[tuple[str, Handler, list[str]], ...] = (
     (f"{MEMBER}/events", record_events, ["GET"]),
 )
 
-
-def _bind(view: View, handler: Handler) -> Handler:
-    async def endpoint(**kwargs: Any) -> Any:
-        return await handler(view, **kwargs)
-
-    endpoint.__name__ = f"{view.name}_{handler.__name__}"
-    endpoint.__doc__ = handler.__doc__
-    # quart-schema's OpenAPI annotations, not the wrapped function (its signature takes the view).
-    endpoint.__dict__.update({k: v for k, v in handler.__dict__.items() if k != "__wrapped__"})
-    return endpoint
-
-
-for _view in (JOBS, DIARIZATIONS):
-    for _path, _handler, _methods in ROUTES:
-        _endpoint = _bind(_view, _handler)
-        blueprint.add_url_rule(_view.base + _path, _endpoint.__name__, _endpoint, methods=_methods)
+add_route_set(blueprint, (JOBS, DIARIZATIONS), ROUTES)
 register_removed_routes(blueprint)
