@@ -1,4 +1,4 @@
-"""The ``sauti`` command line: serve, worker, db, projections, events, status."""
+"""The ``sauti`` command line: serve, worker, db, projections, events, media, status."""
 
 from __future__ import annotations
 
@@ -234,6 +234,26 @@ def cmd_events_tail(args: argparse.Namespace) -> int:
         return 0
 
 
+def cmd_media_sweep(args: argparse.Namespace) -> int:
+    settings = _settings(args, data_dir="data_dir", grace_seconds="media_sweep_grace_seconds")
+    configure_logging(settings.log_level, "text", "cli")
+    from app.bootstrap import bootstrap
+    from app.media_sweep import sweep_unclaimed_media
+
+    container = bootstrap(settings)
+    try:
+        report = sweep_unclaimed_media(
+            container.media, container.engine, grace_seconds=settings.media_sweep_grace_seconds
+        )
+    finally:
+        container.close()
+    print(
+        f"deleted {report.objects_removed} unclaimed media objects ({report.bytes_freed} bytes) "
+        f"and {report.leftovers_removed} temporary files"
+    )
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     import httpx
 
@@ -297,6 +317,18 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--after", type=int, default=0, help="start after this global position")
     tail.add_argument("--no-follow", action="store_true", help="print what is stored and exit")
     tail.set_defaults(func=cmd_events_tail)
+
+    media = sub.add_parser("media", help="the media store").add_subparsers(
+        dest="media_command", required=True
+    )
+    sweep = media.add_parser("sweep", help="delete media files that no record, voice or job claims")
+    data_dir(sweep)
+    sweep.add_argument(
+        "--grace-seconds",
+        type=float,
+        help="spare files stored more recently than this (default 3600)",
+    )
+    sweep.set_defaults(func=cmd_media_sweep)
 
     status = sub.add_parser("status", help="print the running server's /v1/health")
     status.add_argument("--host")

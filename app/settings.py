@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     worker_alive_seconds: float = 15.0
     sse_heartbeat_seconds: float = 15.0
     subscription_poll_seconds: float = 1.0
+    media_sweep_interval_seconds: float = Field(default=3600.0, ge=0)
+    """How often the web process deletes media files no stream claims (0: never)."""
+    media_sweep_grace_seconds: float = Field(default=3600.0, ge=0)
+    """The sweep spares files stored more recently than this (their events may still be coming)."""
 
     openai_compat_profile: Literal["strict", "relaxed"] = "strict"
     """``strict`` rejects non-default OpenAI fields Sauti cannot honour exactly; ``relaxed`` takes them."""

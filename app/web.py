@@ -17,6 +17,7 @@ from app import __version__
 from app.bootstrap import Container
 from app.errors import envelope, register_error_handlers
 from app.logging import request_id_var
+from app.maintenance import start_maintenance
 from app.routes import chat, events, health, models, responses, speech, stt_records, transcriptions, voices
 from app.routes.media import blueprint as media_blueprint
 from app.routes.speech_records import blueprint as speech_records_blueprint
@@ -149,9 +150,13 @@ def create_app(container: Container) -> Quart:
         )
         await hub.start()
         app.config["SAUTI_EVENT_HUB"] = hub
+        app.config["SAUTI_SCHEDULER"] = start_maintenance(container)
 
     @app.after_serving
     async def _stop_hub() -> None:
+        scheduler = app.config.get("SAUTI_SCHEDULER")
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
         await app.config["SAUTI_EVENT_HUB"].stop()
 
     app.asgi_app = ConcurrencyLimit(app.asgi_app, settings.max_concurrent)  # type: ignore[method-assign,assignment]

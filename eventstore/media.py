@@ -4,17 +4,26 @@ Files live under the media root, content-addressed by sha256 (``ab/abcdef…``),
 temporary file and renamed into place so a reader never sees half an object. Storing the same
 bytes twice is a no-op, which keeps retried steps idempotent. A digest is validated before it
 becomes a path, so no reference can name a file outside the root.
+
+A file's modification time says when its bytes were last stored: ``put`` of bytes already there
+touches the file. The sweep of unclaimed objects (``remove_if``) spares recent files, so an object
+stored for an event not yet appended is never collected.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
+_PREFIX = re.compile(r"^[0-9a-f]{2}$")
+INCOMING_PREFIX = ".incoming-"
+SWEEPING_PREFIX = ".sweeping-"
 
 
 class MediaNotFound(LookupError):
@@ -37,9 +46,11 @@ class MediaStore:
         digest = hashlib.sha256(data).hexdigest()
         target = self.path(digest)
         if target.is_file() and target.stat().st_size == len(data):
-            return digest
+            with contextlib.suppress(FileNotFoundError):  # swept meanwhile: written again below
+                os.utime(target)
+                return digest
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=INCOMING_PREFIX)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
@@ -73,3 +84,62 @@ class MediaStore:
         except FileNotFoundError:
             return False
         return True
+
+    def objects(self) -> Iterator[tuple[str, float]]:
+        """Every stored object's digest and the time its bytes were last stored."""
+        if not self.root.is_dir():
+            return
+        for folder in self.root.iterdir():
+            if not (_PREFIX.match(folder.name) and folder.is_dir()):
+                continue
+            for entry in folder.iterdir():
+                if _DIGEST.match(entry.name) and entry.name.startswith(folder.name):
+                    with contextlib.suppress(FileNotFoundError):
+                        yield entry.name, entry.stat().st_mtime
+
+    def remove_if(self, digest: str, *, stored_before: float, unclaimed: Callable[[str], bool]) -> int | None:
+        """Delete the object if its bytes were last stored before ``stored_before`` and
+        ``unclaimed(digest)`` still holds once the file is out of the way; its size if deleted.
+
+        The file is first renamed aside, so a ``put`` of the same bytes from now on writes a new
+        file, and one just before touched this one (seen here as recent): the object is put back.
+        """
+        target = self.path(digest)
+        aside = target.with_name(f"{SWEEPING_PREFIX}{digest}")
+        try:
+            os.replace(target, aside)
+        except FileNotFoundError:
+            return None
+        try:
+            status = aside.stat()
+            if status.st_mtime < stored_before and unclaimed(digest):
+                aside.unlink()
+                return status.st_size
+            if target.exists():  # stored again meanwhile: the same bytes
+                aside.unlink()
+            else:
+                os.replace(aside, target)
+        except FileNotFoundError:  # put back by another process's clean-up
+            pass
+        return None
+
+    def remove_leftovers(self, *, older_than: float) -> int:
+        """Clean up after writes and sweeps that never finished (a crash): temporary files older
+        than ``older_than`` are deleted, objects set aside by a sweep are put back (the next
+        sweep judges them again). How many temporary files were deleted."""
+        removed = 0
+        if not self.root.is_dir():
+            return 0
+        for folder in self.root.iterdir():
+            if not (_PREFIX.match(folder.name) and folder.is_dir()):
+                continue
+            for entry in folder.iterdir():
+                with contextlib.suppress(FileNotFoundError):
+                    if entry.name.startswith(SWEEPING_PREFIX):
+                        target = folder / entry.name.removeprefix(SWEEPING_PREFIX)
+                        if _DIGEST.match(target.name) and not target.exists():
+                            os.replace(entry, target)
+                    elif entry.name.startswith(INCOMING_PREFIX) and entry.stat().st_mtime < older_than:
+                        entry.unlink()
+                        removed += 1
+        return removed
