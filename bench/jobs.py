@@ -6,6 +6,9 @@
   five times), against faster-whisper run directly on the same audio;
 - end-to-end RTF of a diarization job, and of a speaker-attributed ASR job, on the two-speaker
   fixture mixed to mono;
+- ``/livez`` latency while ``--burst`` jobs are submitted and run to ``ready`` (target: under
+  50 ms), probed from another process (``bench/livez_probe.py``), with how late that process's own
+  sleeps woke (the machine's scheduling noise);
 - with ``--long-minutes N``: a transcription job and a diarization job of an N-minute file, and
   the worker's peak resident memory while each runs (bounded memory: it should not grow with N).
 
@@ -16,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -90,6 +95,33 @@ def accepted_per_second(base_url: str, clip: bytes, count: int) -> float:
     for n in range(count):
         create(base_url, clip, title=f"burst {n}")
     return count / (time.perf_counter() - started)
+
+
+def livez_during_burst(base_url: str, clip: bytes, count: int) -> str:
+    """Submit ``count`` jobs and wait for all while probing /livez from another process."""
+    port = base_url.rpartition(":")[2]
+    probe = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("livez_probe.py")), port],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        for record_id in [create(base_url, clip, title=f"livez {n}") for n in range(count)]:
+            wait_ready(base_url, record_id)
+    finally:
+        output, _ = probe.communicate(b"", timeout=60)
+    figures = json.loads(output)
+    latencies = sorted(figures["latencies"])
+    stalls = figures["stalls"]
+    within = sum(latency < 0.05 for latency in latencies) / len(latencies)
+    late = sum(stall > 0.05 for stall in stalls) / max(1, len(stalls))
+    median = statistics.median(latencies)
+    return (
+        f"{len(latencies)} probes, {within:.1%} under 50 ms: median {median * 1000:.1f} ms, "
+        f"p95 {latencies[int(len(latencies) * 0.95)] * 1000:.1f} ms, max {latencies[-1] * 1000:.0f} ms; "
+        f"the probe's own 50 ms sleeps woke > 50 ms late {late:.1%} of the time (worst "
+        f"{max(stalls, default=0) * 1000:.0f} ms); failures {len(figures['failures'])}"
+    )
 
 
 def worker_peak_rss_mb(base_url: str, audio: bytes, name: str, **fields: str) -> tuple[float, float]:
@@ -167,6 +199,13 @@ def main(argv: list[str] | None = None) -> int:
         rate = accepted_per_second(base_url, clip, args.burst)
         rows.append(
             (f"jobs accepted over HTTP ({args.burst} x 3 s uploads)", f"{rate:.1f} jobs/s", "sequential")
+        )
+        rows.append(
+            (
+                f"/livez while {args.burst} jobs run (1 worker)",
+                "see notes",
+                livez_during_burst(base_url, clip, args.burst),
+            )
         )
         if args.long_minutes > 0:
             copies = max(1, round(args.long_minutes * 60 / (len(context.jfk) / SAMPLE_RATE + 1)))
