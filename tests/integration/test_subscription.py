@@ -84,8 +84,8 @@ def _append_from_another_process(database: str, run_dir: str, count: int) -> Non
 async def test_a_doorbell_from_another_process_wakes_the_hub(sqlite_engine: Engine, tmp_path: Path) -> None:
     doorbell = Doorbell(tmp_path / "run")
     store = SqlEventStore(sqlite_engine)
-    # Polling every 5 s: only the doorbell can make delivery fast.
-    hub = EventHub(store, doorbell.listen(EVENTS_TOPIC), poll_seconds=5.0)
+    # Polling every 60 s: only the doorbell can make delivery fast.
+    hub = EventHub(store, doorbell.listen(EVENTS_TOPIC), poll_seconds=60.0)
     await hub.start()
     arrivals: list[tuple[RecordedEvent, float]] = []
 
@@ -109,8 +109,9 @@ async def test_a_doorbell_from_another_process_wakes_the_hub(sqlite_engine: Engi
     finally:
         await hub.stop()
     assert [event.data["i"] for event, _ in arrivals] == list(range(20))
-    # With a 5 s poll, only the doorbell delivers each event well under a second.
-    assert max(arrived - event.data["at"] for event, arrived in arrivals) < 1.0
+    # With a 60 s poll, only the doorbell delivers each event within seconds (not under one: this
+    # shared VM can stall a process for over a second).
+    assert max(arrived - event.data["at"] for event, arrived in arrivals) < 5.0
 
 
 async def test_closing_ends_every_subscription(sqlite_engine: Engine) -> None:
