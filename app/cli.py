@@ -217,11 +217,16 @@ async def _tail(settings: Settings, stream: str | None, after: int, follow: bool
         return 0
     hub = EventHub(container.store, container.doorbell.listen(EVENTS_TOPIC))
     await hub.start()
+    # Ctrl-C or SIGTERM ends the subscription, as a server shutdown does: no task is cancelled.
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, hub.close_subscriptions)
     try:
         async for event in hub.subscribe(after, filter):
             print(json.dumps(event.to_json()), flush=True)
     finally:
         await hub.stop()
+        container.close()
     return 0
 
 
