@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from typing import Any
 
+from quart import request
+
 from app.errors import ApiError
+from domain.fields import optional_int
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -53,3 +58,19 @@ def page(records: list[Any], limit: int, next_cursor: str | None) -> dict[str, A
         "records": records,
         "pagination": {"next_cursor": next_cursor, "has_more": next_cursor is not None, "limit": limit},
     }
+
+
+Rows = list[dict[str, Any]]
+
+
+async def newest_first_page(
+    fetch: Callable[[int | None, int], tuple[Rows, bool]], to_json: Callable[[dict[str, Any]], Any]
+) -> dict[str, Any]:
+    """The page the request asks for (``limit``, ``cursor``) of a read model listed newest first:
+    ``fetch(before, limit)`` reads the rows (``app.projections.pages.newest_first``) in a thread."""
+    limit = clamp_limit(optional_int(request.args, "limit", form=True))
+    cursor = request.args.get("cursor")
+    before = cursor_position(cursor, "before") if cursor else None
+    rows, more = await asyncio.to_thread(fetch, before, limit)
+    next_cursor = encode_cursor({"before": rows[-1]["created_position"]}) if more else None
+    return page([to_json(row) for row in rows], limit, next_cursor)

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
+from app.projections.pages import newest_first
 from app.projections.tables import media_objects
 from eventstore.db import read_transaction
 
@@ -24,10 +25,4 @@ def find_object_in(connection: Connection, path: str) -> dict[str, Any] | None:
 def objects_page(engine: Engine, before: int | None, limit: int) -> tuple[list[dict[str, Any]], bool]:
     """Up to ``limit`` objects, newest first, created before position ``before``; and whether there
     are more."""
-    query = select(media_objects)
-    if before is not None:
-        query = query.where(media_objects.c.created_position < before)
-    query = query.order_by(media_objects.c.created_position.desc()).limit(limit + 1)
-    with read_transaction(engine) as connection:
-        rows = [dict(row) for row in connection.execute(query).mappings()]
-    return rows[:limit], len(rows) > limit
+    return newest_first(engine, media_objects, select(media_objects), before, limit)

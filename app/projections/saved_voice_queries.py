@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from app.projections.pages import newest_first
 from app.projections.tables import saved_voices
 from domain.events import stream_id
 from domain.voices import CATEGORY
@@ -23,10 +24,4 @@ def find_voice(engine: Engine, voice_id: str) -> dict[str, Any] | None:
 def voices_page(engine: Engine, before: int | None, limit: int) -> tuple[list[dict[str, Any]], bool]:
     """Up to ``limit`` voices, newest first, created before position ``before``; and whether
     there are more."""
-    query = select(saved_voices)
-    if before is not None:
-        query = query.where(saved_voices.c.created_position < before)
-    query = query.order_by(saved_voices.c.created_position.desc()).limit(limit + 1)
-    with read_transaction(engine) as connection:
-        rows = [dict(row) for row in connection.execute(query).mappings()]
-    return rows[:limit], len(rows) > limit
+    return newest_first(engine, saved_voices, select(saved_voices), before, limit)

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from app.projections.pages import newest_first
 from app.projections.tables import speech_records
 from eventstore.db import read_transaction
 
@@ -28,10 +29,6 @@ def records_page(
 ) -> tuple[list[dict[str, Any]], bool]:
     """Up to ``limit`` records of ``family``, newest first, created before position ``before``;
     and whether there are more."""
-    query = select(speech_records).where(speech_records.c.family == family)
-    if before is not None:
-        query = query.where(speech_records.c.created_position < before)
-    query = query.order_by(speech_records.c.created_position.desc()).limit(limit + 1)
-    with read_transaction(engine) as connection:
-        rows = [dict(row) for row in connection.execute(query).mappings()]
-    return rows[:limit], len(rows) > limit
+    return newest_first(
+        engine, speech_records, select(speech_records).where(speech_records.c.family == family), before, limit
+    )

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from app.projections.pages import newest_first
 from app.projections.tables import stt_records
 from eventstore.db import read_transaction
 
@@ -32,10 +33,6 @@ def records_page(
 ) -> tuple[list[dict[str, Any]], bool]:
     """Up to ``limit`` records of ``kinds``, newest first, created before position ``before``;
     and whether there are more."""
-    query = select(*_PAGE_COLUMNS).where(stt_records.c.job_kind.in_(kinds))
-    if before is not None:
-        query = query.where(stt_records.c.created_position < before)
-    query = query.order_by(stt_records.c.created_position.desc()).limit(limit + 1)
-    with read_transaction(engine) as connection:
-        rows = [dict(row) for row in connection.execute(query).mappings()]
-    return rows[:limit], len(rows) > limit
+    return newest_first(
+        engine, stt_records, select(*_PAGE_COLUMNS).where(stt_records.c.job_kind.in_(kinds)), before, limit
+    )

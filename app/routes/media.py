@@ -9,6 +9,7 @@ file system must resolve it inside the media root.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from typing import Any
 from urllib.parse import unquote
@@ -22,9 +23,9 @@ from app.errors import ApiError
 from app.media_download import send_media
 from app.media_library import MediaLibrary
 from app.media_requests import read_media_upload
-from app.pagination import clamp_limit, cursor_position, encode_cursor, page
+from app.pagination import newest_first_page
 from app.projections.media_object_queries import find_object, objects_page
-from domain.fields import FieldError, optional_int
+from domain.fields import FieldError
 from domain.media_objects import OBJECT_NAME, media_json, media_url
 from domain.media_paths import media_path
 
@@ -88,12 +89,7 @@ def _not_found(path: str) -> ApiError:
 @blueprint.get(BASE)
 async def list_media() -> Any:
     """Media objects, newest first, with cursor pagination (`limit` up to 500, `cursor`)."""
-    limit = clamp_limit(optional_int(request.args, "limit", form=True))
-    cursor = request.args.get("cursor")
-    before = cursor_position(cursor, "before") if cursor else None
-    rows, more = await asyncio.to_thread(objects_page, _container().engine, before, limit)
-    next_cursor = encode_cursor({"before": rows[-1]["created_position"]}) if more else None
-    return page([media_json(row) for row in rows], limit, next_cursor)
+    return await newest_first_page(functools.partial(objects_page, _container().engine), media_json)
 
 
 @blueprint.post(BASE)

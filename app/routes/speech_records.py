@@ -16,13 +16,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from quart import Blueprint, Response, current_app, jsonify, request
+from quart import Blueprint, Response, current_app, jsonify
 
 from app.bootstrap import Container, request_metadata
 from app.errors import ApiError
 from app.job_follow import JobFollower, terminal_error
 from app.media_download import send_media
-from app.pagination import clamp_limit, cursor_position, encode_cursor, page
+from app.pagination import newest_first_page
 from app.projections.media_refs import stream_media, unclaimed
 from app.projections.speech_record_queries import find_record, records_page
 from app.routes.route_sets import Route, add_route_set
@@ -42,7 +42,6 @@ from app.speech_stream import (
 from app.sse import sse_frame, sse_response
 from domain.errors import InvalidTransition
 from domain.events import new_id
-from domain.fields import optional_int
 from domain.jobs import is_terminal_type
 from domain.speech import CATEGORY, FormatChoice, SpeechSynthesisPlanned
 from domain.speech_records import FAMILIES, Family, check_family_request, record_json
@@ -73,12 +72,9 @@ async def _find(container: Container, family: Family, record_id: str) -> Row:
 
 async def list_records(family: Family) -> Any:
     """The family's records, newest first, with cursor pagination (`limit` up to 500, `cursor`)."""
-    limit = clamp_limit(optional_int(request.args, "limit", form=True))
-    cursor = request.args.get("cursor")
-    before = cursor_position(cursor, "before") if cursor else None
-    rows, more = await asyncio.to_thread(records_page, _container().engine, family.name, before, limit)
-    next_cursor = encode_cursor({"before": rows[-1]["created_position"]}) if more else None
-    return page([record_json(row) for row in rows], limit, next_cursor)
+    return await newest_first_page(
+        functools.partial(records_page, _container().engine, family.name), record_json
+    )
 
 
 async def create_record(family: Family) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ from app.errors import ApiError
 from app.job_follow import JobFollower
 from app.media_download import send_media
 from app.model_choice import resolve_model
-from app.pagination import clamp_limit, cursor_position, encode_cursor, page
+from app.pagination import newest_first_page
 from app.projections.media_refs import stream_media, unclaimed
 from app.projections.stt_record_queries import find_record, records_page
 from app.requests import json_object
@@ -32,7 +33,7 @@ from app.stt_record_requests import OCTET_STREAM, RECORD_UPLOAD_LIMIT, model_fie
 from app.uploads import read_audio_form
 from domain.errors import InvalidTransition
 from domain.events import DomainEvent, new_id
-from domain.fields import FieldError, optional_int
+from domain.fields import FieldError
 from domain.stt_records import (
     DIARIZATION,
     JOB_KINDS,
@@ -119,12 +120,9 @@ async def list_records(view: View) -> Any:
     filters (transcription, speaker_attributed_asr or saa, diarization, all). Segments and speaker
     turns are left out: fetch a record for them."""
     kinds = _kinds(view)
-    limit = clamp_limit(optional_int(request.args, "limit", form=True))
-    cursor = request.args.get("cursor")
-    before = cursor_position(cursor, "before") if cursor else None
-    rows, more = await asyncio.to_thread(records_page, _container().engine, kinds, before, limit)
-    next_cursor = encode_cursor({"before": rows[-1]["created_position"]}) if more else None
-    return page([_json(view, row, full=False) for row in rows], limit, next_cursor)
+    return await newest_first_page(
+        functools.partial(records_page, _container().engine, kinds), lambda row: _json(view, row, full=False)
+    )
 
 
 async def create_record(view: View) -> Any:

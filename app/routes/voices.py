@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from typing import Any
 
-from quart import Blueprint, Response, current_app, jsonify, request
+from quart import Blueprint, Response, current_app, jsonify
 
 from app.bootstrap import Container, request_metadata
 from app.errors import ApiError
 from app.job_follow import JobFollower, JobTimeout, terminal_error
 from app.media_download import send_media
-from app.pagination import clamp_limit, cursor_position, encode_cursor, page
+from app.pagination import newest_first_page
 from app.projections.media_refs import stream_media, unclaimed
 from app.projections.saved_voice_queries import find_voice, voices_page
 from app.stt_record_requests import OCTET_STREAM
@@ -27,7 +28,6 @@ from app.uploads import read_audio_form
 from app.voice_requests import VOICE_UPLOAD_LIMIT, VoiceSource, read_voice_source
 from domain.errors import InvalidTransition, NotFound
 from domain.events import DomainEvent, new_id, stream_id
-from domain.fields import optional_int
 from domain.jobs import is_terminal_type
 from domain.voices import (
     BASE_URL,
@@ -81,12 +81,7 @@ def _delete(container: Container, voice_id: str) -> None:
 @blueprint.get(BASE_URL)
 async def list_voices() -> Any:
     """Saved voices, newest first, with cursor pagination (`limit` up to 500, `cursor`)."""
-    limit = clamp_limit(optional_int(request.args, "limit", form=True))
-    cursor = request.args.get("cursor")
-    before = cursor_position(cursor, "before") if cursor else None
-    rows, more = await asyncio.to_thread(voices_page, _container().engine, before, limit)
-    next_cursor = encode_cursor({"before": rows[-1]["created_position"]}) if more else None
-    return page([voice_json(row) for row in rows], limit, next_cursor)
+    return await newest_first_page(functools.partial(voices_page, _container().engine), voice_json)
 
 
 @blueprint.post(BASE_URL)

@@ -1,0 +1,22 @@
+"""One page of a record read model, newest first by ``created_position`` (the cursor's key)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, Select, Table
+
+from eventstore.db import read_transaction
+
+
+def newest_first(
+    engine: Engine, table: Table, query: Select[Any], before: int | None, limit: int
+) -> tuple[list[dict[str, Any]], bool]:
+    """Up to ``limit`` rows of ``query`` over ``table``, newest first, created before position
+    ``before``; and whether there are more."""
+    if before is not None:
+        query = query.where(table.c.created_position < before)
+    query = query.order_by(table.c.created_position.desc()).limit(limit + 1)
+    with read_transaction(engine) as connection:
+        rows = [dict(row) for row in connection.execute(query).mappings()]
+    return rows[:limit], len(rows) > limit
