@@ -343,6 +343,24 @@ def stream_events(client: httpx.Client, stream_id: str) -> list[dict[str, Any]]:
         params = {"limit": 500, "cursor": body["pagination"]["next_cursor"]}
 
 
+def list_pages(client: httpx.Client, path: str, limit: int) -> list[list[dict[str, Any]]]:
+    """Every page of a cursor-paginated list, following ``next_cursor``; each page is checked
+    against the contract's shape (``object: list``, the limit echoed, no cursor on the last)."""
+    found: list[list[dict[str, Any]]] = []
+    params: dict[str, Any] = {"limit": limit}
+    while True:
+        response = client.get(path, params=params)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["object"] == "list" and body["pagination"]["limit"] == limit
+        assert len(body["records"]) <= limit
+        found.append(body["records"])
+        if not body["pagination"]["has_more"]:
+            assert body["pagination"]["next_cursor"] is None
+            return found
+        params = {"limit": limit, "cursor": body["pagination"]["next_cursor"]}
+
+
 def event_types(events: list[dict[str, Any]]) -> list[str]:
     return [event["type"] for event in events]
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.conftest import JFK
-from tests.e2e.conftest import SautiServer
+from tests.e2e.conftest import SautiServer, list_pages
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -55,14 +55,7 @@ def tree(root: Path) -> list[str]:
 
 
 def all_paths(api: httpx.Client) -> list[str]:
-    paths: list[str] = []
-    params: dict[str, Any] = {"limit": 500}
-    while True:
-        body = api.get(MEDIA, params=params).json()
-        paths += [record["path"] for record in body["records"]]
-        if not body["pagination"]["has_more"]:
-            return paths
-        params["cursor"] = body["pagination"]["next_cursor"]
+    return [record["path"] for found in list_pages(api, MEDIA, 500) for record in found]
 
 
 def upload(api: httpx.Client, **body: Any) -> dict[str, Any]:
@@ -259,21 +252,9 @@ def test_list_pages_newest_first_without_gaps_or_repeats(api: httpx.Client) -> N
         upload(api, data_base64=b64(unique_bytes()), filename=f"{n}.wav", namespace=folder)["path"]
         for n in range(7)
     ]
-    seen: list[str] = []
-    params: dict[str, Any] = {"limit": 2}
-    pages = 0
-    while True:
-        response = api.get(MEDIA, params=params)
-        assert response.status_code == 200, response.text
-        body = response.json()
-        assert body["pagination"]["limit"] == 2 and len(body["records"]) <= 2
-        seen += [record["path"] for record in body["records"]]
-        pages += 1
-        if not body["pagination"]["has_more"]:
-            assert body["pagination"]["next_cursor"] is None
-            break
-        params["cursor"] = body["pagination"]["next_cursor"]
-    assert pages >= 4
+    listed = list_pages(api, MEDIA, 2)
+    seen = [record["path"] for found in listed for record in found]
+    assert len(listed) >= 4
     assert len(seen) == len(set(seen))
     assert [path for path in seen if path.startswith(folder + "/")] == ours[::-1]
     assert_error(api.get(MEDIA, params={"cursor": "nonsense"}), 400, "cursor")

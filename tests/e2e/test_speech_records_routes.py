@@ -15,7 +15,14 @@ import httpx
 import pytest
 
 from tests.conftest import JFK
-from tests.e2e.conftest import SautiServer, event_types, iter_sse, stream_events, wait_for_terminal
+from tests.e2e.conftest import (
+    SautiServer,
+    event_types,
+    iter_sse,
+    list_pages,
+    stream_events,
+    wait_for_terminal,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -149,18 +156,7 @@ def test_requests_that_cannot_be_honoured_are_refused(api: httpx.Client) -> None
 
 def pages(api: httpx.Client, path: str, limit: int) -> list[list[str]]:
     """Every page of the family's ids, following the cursors."""
-    found: list[list[str]] = []
-    params: dict[str, Any] = {"limit": limit}
-    while True:
-        response = api.get(path, params=params)
-        assert response.status_code == 200, response.text
-        body = response.json()
-        assert body["object"] == "list" and body["pagination"]["limit"] == limit
-        found.append([record["id"] for record in body["records"]])
-        if not body["pagination"]["has_more"]:
-            assert body["pagination"]["next_cursor"] is None
-            return found
-        params = {"limit": limit, "cursor": body["pagination"]["next_cursor"]}
+    return [[record["id"] for record in found] for found in list_pages(api, path, limit)]
 
 
 def test_the_list_pages_newest_first(api: httpx.Client) -> None:

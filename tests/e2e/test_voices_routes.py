@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import JFK, JFK_TEXT
-from tests.e2e.conftest import SautiServer, event_types, stream_events
+from tests.e2e.conftest import SautiServer, event_types, list_pages, stream_events
 from tests.wer import word_error_rate
 from workers.engines.audio import decode_audio, encode_audio
 
@@ -162,18 +162,7 @@ def test_a_voice_from_a_generated_speech_record(api: httpx.Client, sauti_server:
 
 
 def pages(api: httpx.Client, limit: int) -> list[list[str]]:
-    found: list[list[str]] = []
-    params: dict[str, Any] = {"limit": limit}
-    while True:
-        response = api.get(VOICES, params=params)
-        assert response.status_code == 200, response.text
-        body = response.json()
-        assert body["object"] == "list" and body["pagination"]["limit"] == limit
-        found.append([voice["id"] for voice in body["records"]])
-        if not body["pagination"]["has_more"]:
-            assert body["pagination"]["next_cursor"] is None
-            return found
-        params = {"limit": limit, "cursor": body["pagination"]["next_cursor"]}
+    return [[voice["id"] for voice in found] for found in list_pages(api, VOICES, limit)]
 
 
 def test_the_list_pages_newest_first(api: httpx.Client, transcribed: dict[str, Any]) -> None:
