@@ -85,13 +85,16 @@ class MediaStore:
             return False
         return True
 
+    def _folders(self) -> Iterator[Path]:
+        """The ``ab/`` folders objects live in."""
+        if self.root.is_dir():
+            for folder in self.root.iterdir():
+                if _PREFIX.match(folder.name) and folder.is_dir():
+                    yield folder
+
     def objects(self) -> Iterator[tuple[str, float]]:
         """Every stored object's digest and the time its bytes were last stored."""
-        if not self.root.is_dir():
-            return
-        for folder in self.root.iterdir():
-            if not (_PREFIX.match(folder.name) and folder.is_dir()):
-                continue
+        for folder in self._folders():
             for entry in folder.iterdir():
                 if _DIGEST.match(entry.name) and entry.name.startswith(folder.name):
                     with contextlib.suppress(FileNotFoundError):
@@ -128,11 +131,7 @@ class MediaStore:
         than ``older_than`` are deleted, objects set aside by a sweep are put back (the next
         sweep judges them again). How many temporary files were deleted."""
         removed = 0
-        if not self.root.is_dir():
-            return 0
-        for folder in self.root.iterdir():
-            if not (_PREFIX.match(folder.name) and folder.is_dir()):
-                continue
+        for folder in self._folders():
             for entry in folder.iterdir():
                 with contextlib.suppress(FileNotFoundError):
                     if entry.name.startswith(SWEEPING_PREFIX):
