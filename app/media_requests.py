@@ -68,7 +68,7 @@ def too_large() -> ApiError:
 async def read_media_upload() -> MediaUpload:
     """The request's upload: 415 unless JSON, 413 over the limit, 400 for a bad field."""
     require_content_type(*JSON_TYPES)
-    await enforce_upload_limit(MEDIA_BODY_LIMIT)
+    enforce_upload_limit(MEDIA_BODY_LIMIT)
     # A body sent without a Content-Length (chunked) is measured once read.
     if len(await request.get_data(cache=True)) > MEDIA_BODY_LIMIT:
         raise too_large()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from quart import request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.errors import ApiError
 
@@ -32,3 +34,16 @@ async def json_object() -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ApiError(400, "The request body must be a JSON object.")
     return body
+
+
+async def drain_body() -> None:
+    """Read and drop what is left of the request body, so the connection stays usable.
+
+    A request refused before its body was read (415, 413, 400…) would otherwise leave the body
+    unread: the server closes the connection, and a client that sends its whole body before
+    reading the answer, or reuses the connection next, finds it reset and never sees the error.
+    A body over the server's ``MAX_CONTENT_LENGTH`` is not read: that connection is closed.
+    """
+    with contextlib.suppress(RequestEntityTooLarge):
+        async for _ in request.body:
+            pass

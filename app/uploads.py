@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from quart import request
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.errors import ApiError
 from app.requests import JSON_TYPES, MULTIPART_TYPES, require_content_type
@@ -39,17 +37,9 @@ def _too_large(limit_bytes: int) -> ApiError:
     )
 
 
-async def enforce_upload_limit(limit_bytes: int) -> None:
-    """413 when the declared length is over the limit; otherwise cap what is read.
-
-    A refused body within the server's own limit (``MAX_CONTENT_LENGTH``) is read and dropped
-    first: a client that sends its whole body before reading the answer, as most do, would
-    otherwise find the connection reset and never see the 413. A larger one is refused at once.
-    """
+def enforce_upload_limit(limit_bytes: int) -> None:
+    """413 at once when the declared length is over the limit; otherwise cap what is read."""
     if request.content_length is not None and request.content_length > limit_bytes:
-        with contextlib.suppress(RequestEntityTooLarge):
-            async for _ in request.body:
-                pass
         raise _too_large(limit_bytes)
     request.max_content_length = limit_bytes
 
@@ -69,7 +59,7 @@ def decode_base64_audio(value: Any, param: str = "audio_base64") -> bytes:
 async def read_audio_form(limit_bytes: int) -> AudioForm:
     """Parse a JSON or multipart audio request (415 for anything else, 413 over the limit)."""
     kind = require_content_type(*JSON_TYPES, *MULTIPART_TYPES)
-    await enforce_upload_limit(limit_bytes)
+    enforce_upload_limit(limit_bytes)
     if kind in JSON_TYPES:
         # A body sent without a Content-Length (chunked) is measured once read.
         if len(await request.get_data(cache=True)) > limit_bytes:

@@ -18,6 +18,7 @@ from app.bootstrap import Container
 from app.errors import envelope, register_error_handlers
 from app.logging import request_id_var
 from app.maintenance import start_maintenance
+from app.requests import drain_body
 from app.routes import chat, events, health, models, responses, speech, stt_records, transcriptions, voices
 from app.routes.media import blueprint as media_blueprint
 from app.routes.speech_records import blueprint as speech_records_blueprint
@@ -114,6 +115,8 @@ def create_app(container: Container) -> Quart:
 
     @app.after_request
     async def _finish(response: Response) -> Response:
+        if response.status_code >= 400:
+            await drain_body()
         request_id = getattr(g, "request_id", None) or uuid.uuid4().hex
         response.headers[REQUEST_ID_HEADER] = request_id
         origin = request.headers.get("Origin")

@@ -66,7 +66,7 @@ class SpeechJob:
 async def create_speech() -> Response:
     """Generate speech: the audio bytes, or SSE ``audio.*`` events (``stream`` or ``stream_format: sse``)."""
     container = _container()
-    await enforce_upload_limit(container.settings.openai_audio_upload_limit_bytes)
+    enforce_upload_limit(container.settings.openai_audio_upload_limit_bytes)
     body = await json_object()
     variant = await resolve_model(container, body.get("model"), SPEECH_ROUTE, what="speech")
     checked = await check_speech(container, variant, body)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import re
 
 import httpx
@@ -126,6 +127,29 @@ def test_bad_query_is_400_envelope(api: httpx.Client) -> None:
     _assert_envelope(api.get("/v1/events", headers={**sse, "Last-Event-ID": "abc"}), 400)
     _assert_envelope(api.get("/v1/events", params={"cursor": "not-a-cursor"}), 400)
     _assert_envelope(api.get("/v1/events", params={"after": "-1"}), 400)
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("/v1/text-to-speech", "text/plain"),  # 415 before the body is read
+        ("/v1/audio/transcriptions", "multipart/form-data; boundary=x"),  # 413 from the declared length
+    ],
+)
+def test_a_refused_request_leaves_the_connection_usable(
+    sauti_server: SautiServer, path: str, content_type: str
+) -> None:
+    # The body is read and dropped before the error goes out: a client that sends it whole and
+    # then reuses the connection must neither find it reset nor miss the error.
+    connection = http.client.HTTPConnection("127.0.0.1", sauti_server.port, timeout=30)
+    try:
+        connection.request("POST", path, body=b"x" * 30_000_000, headers={"content-type": content_type})
+        refused = connection.getresponse()
+        assert refused.status in (413, 415) and b'"error"' in refused.read()
+        connection.request("GET", "/livez")
+        assert connection.getresponse().status == 200
+    finally:
+        connection.close()
 
 
 def test_openapi_document(api: httpx.Client) -> None:
