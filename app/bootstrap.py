@@ -26,25 +26,13 @@ from eventstore.notifier import EVENTS_TOPIC, Doorbell
 from eventstore.projections import ProjectionRegistry
 from eventstore.sql import SqlEventStore
 from eventstore.upcasting import Upcasters
-from workers.actors import declare_job_actors, import_actor_modules
+from workers.actors import builtin_actor_modules, declare_actors
 from workers.broker import BrokerOptions, broker_kind, make_broker
 from workers.dispatch import BrokerDispatcher
 from workers.engines.model_files import ModelFiles
 from workers.heartbeat import WorkerRegistry
-from workers.model_jobs import declare_model_actors
-from workers.summary_jobs import declare_summary_actors
 from workflows.jobs import JobService
 from workflows.models import ModelService
-
-# Modules whose import declares Sauti's own job actors (later capabilities add theirs here).
-BUILTIN_ACTOR_MODULES: tuple[str, ...] = (
-    "workers.transcription_jobs",
-    "workers.alignment_jobs",
-    "workers.speech_jobs",
-    "workers.chat_jobs",
-    "workers.diarization_jobs",
-    "workers.voice_jobs",
-)
 
 
 def load_catalog(settings: Settings) -> Catalog:
@@ -127,10 +115,7 @@ def bootstrap(settings: Settings) -> Container:
     )
     broker = make_broker(options, engine=engine, store=store, doorbell=doorbell)
     dramatiq.set_broker(broker)
-    import_actor_modules((*BUILTIN_ACTOR_MODULES, *settings.actor_modules))
-    declare_job_actors(broker)
-    declare_model_actors(broker)
-    declare_summary_actors(broker)
+    declare_actors(broker, (*builtin_actor_modules(), *settings.actor_modules))
     catalog = load_catalog(settings)
     model_files = ModelFiles(settings.models_dir)
     dispatcher = BrokerDispatcher(broker)

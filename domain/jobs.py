@@ -101,6 +101,45 @@ _BY_VERB = {cls.verb: cls for cls in LIFECYCLE_EVENTS}
 TERMINAL_VERBS: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
 
 
+_STATUS_AFTER: dict[type[DomainEvent], JobStatus] = {
+    JobRequested: "requested",
+    JobQueued: "queued",
+    JobStarted: "running",
+    JobRetrying: "retrying",
+    JobStale: "queued",  # its worker is gone: the message goes back to the queue
+    JobCompleted: "completed",
+    JobFailed: "failed",
+    JobCancelled: "cancelled",
+}
+
+# --- status vocabularies: what a job's status reads as in a read model -----------------------
+
+JOB_STATUSES: dict[JobStatus, str] = {status: status for status in _STATUS_AFTER.values()}
+"""The ``jobs`` read model shows the lifecycle's own statuses."""
+RECORD_STATUSES: dict[JobStatus, str] = {
+    "requested": "queued",
+    "queued": "queued",
+    "retrying": "queued",
+    "running": "processing",
+    "completed": "ready",
+    "failed": "failed",
+    "cancelled": "cancelled",
+}
+"""Records (speech-to-text, speech history) show the contract's processing statuses."""
+VOICE_STATUSES: dict[JobStatus, str] = {
+    **RECORD_STATUSES,
+    "requested": "processing",
+    "queued": "processing",
+    "retrying": "processing",
+}
+"""A saved voice is ``processing`` until its transcript is found."""
+
+
+def status_after(event: DomainEvent) -> JobStatus | None:
+    """The job status a lifecycle event moves the job to; None for one that keeps it."""
+    return _STATUS_AFTER.get(type(event))
+
+
 def lifecycle_event(event_type: str, data: dict[str, Any]) -> DomainEvent | None:
     """Decode a stored lifecycle event of any job category; None for kind-specific events."""
     _, _, verb = event_type.partition(".")
@@ -110,6 +149,10 @@ def lifecycle_event(event_type: str, data: dict[str, Any]) -> DomainEvent | None
 
 def is_terminal_type(event_type: str) -> bool:
     return event_type.partition(".")[2] in TERMINAL_VERBS
+
+
+def is_completed_type(event_type: str) -> bool:
+    return event_type.partition(".")[2] == JobCompleted.verb
 
 
 # --- state ------------------------------------------------------------------------------

@@ -16,9 +16,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
+from domain.capabilities import Capability
 from domain.events import DomainEvent, new_id
 from domain.fields import FieldError
-from domain.generation import TEXT_PART_TYPES, TextGenerated
+from domain.generation import ACTOR, TEXT_PART_TYPES, GenerationParams, TextGenerated
 from domain.jobs import (
     JobCancelled,
     JobCompleted,
@@ -29,12 +30,24 @@ from domain.jobs import (
     lifecycle_event,
 )
 from domain.jobs import evolve as evolve_job
+from domain.kinds import JobKind, declare
 
 CATEGORY = "response"
 ID_PREFIX = "resp_"
 _ITEM_ID_NAMESPACE = uuid.UUID("0b4cbd9e-3d35-4a8e-a0de-6c2d8d3a6f57")
 
 ResponseStatus = Literal["queued", "in_progress", "completed", "incomplete", "failed", "cancelled"]
+
+RESPONSE: JobKind[GenerationParams] = declare(
+    JobKind(
+        name="response",
+        category=CATEGORY,
+        actor=ACTOR,
+        params=GenerationParams,
+        capability=Capability.OPENAI_RESPONSES,
+    )
+)
+"""A response of the Responses API: generated like a chat completion, kept as a durable record."""
 
 
 class ResponseDeleted(DomainEvent):

@@ -13,12 +13,26 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from domain.capabilities import Capability
 from domain.catalog import ModelVariant
 from domain.events import DomainEvent
 from domain.fields import FieldError, optional_bool, optional_int, optional_number, optional_str
+from domain.jobs import RECORD_STATUSES
+from domain.kinds import JobKind, RecordKind, declare
 from domain.transcription import language_code
 
 CATEGORY = "speech"
+ACTOR = "synthesize_speech"
+
+# Speech history record families (docs/speech-records.md) and the capability each asks of a model.
+TEXT_TO_SPEECH = "text_to_speech"
+VOICE_DESIGN = "voice_design"
+VOICE_CLONE = "voice_clone"
+FAMILY_CAPABILITIES: dict[str, Capability] = {
+    TEXT_TO_SPEECH: Capability.TEXT_TO_SPEECH_RECORDS,
+    VOICE_DESIGN: Capability.VOICE_DESIGN_RECORDS,
+    VOICE_CLONE: Capability.VOICE_CLONE_RECORDS,
+}
 
 # --- response formats -------------------------------------------------------------------
 
@@ -201,7 +215,7 @@ def check_model_support(request: SpeechRequest, variant: ModelVariant) -> None:
             f"Model {variant.id} does not support `reference_audio` (voice cloning from a reference clip).",
             param="reference_audio",
         )
-    if request.saved_voice_id and not variant.can("saved_voice_reuse"):
+    if request.saved_voice_id and not variant.can(Capability.SAVED_VOICE_REUSE):
         raise FieldError(
             f"Model {variant.id} does not support `saved_voice_id` (reusing a saved voice).",
             param="saved_voice_id",
@@ -236,6 +250,10 @@ class SpeechParams(BaseModel):
     as one WAV media object, the completed result's ``audio``."""
     family: str | None = None
     """The record's family (``text_to_speech``, ``voice_design``, ``voice_clone``)."""
+    stream: bool = False
+    """The client takes the audio chunk by chunk (SSE). In a compressed ``audio_format`` the worker
+    then encodes each chunk (``chunk_synthesized.encoded``), else the whole audio once (the completed
+    result's ``encoded_audio``): the web process never runs an encoder."""
 
 
 # --- events -----------------------------------------------------------------------------
@@ -269,6 +287,8 @@ class SpeechChunkSynthesized(DomainEvent):
     sample_count: int
     generation_ms: float
     is_final: bool
+    encoded: str | None = None
+    """The chunk encoded in the job's compressed ``audio_format``, as a media object (streamed jobs)."""
 
 
 def is_speakable(sentence: str) -> bool:
@@ -318,3 +338,28 @@ def summarize(chunks: Iterable[SpeechChunkSynthesized], sample_rate: int) -> Spe
         sample_count=sum(chunk.sample_count for chunk in listed),
         generation_time_ms=sum(chunk.generation_ms for chunk in listed),
     )
+
+
+def speech_capability(params: SpeechParams) -> Capability:
+    """A record family's capability, else the OpenAI speech route's."""
+    if params.family is None:
+        return Capability.OPENAI_AUDIO_SPEECH
+    try:
+        return FAMILY_CAPABILITIES[params.family]
+    except KeyError:
+        raise FieldError(f"unknown speech record family {params.family!r}", "family") from None
+
+
+SPEECH: JobKind[SpeechParams] = declare(
+    JobKind(
+        name="speech",
+        category=CATEGORY,
+        actor=ACTOR,
+        params=SpeechParams,
+        capability=Capability.OPENAI_AUDIO_SPEECH,
+        capability_of=speech_capability,
+        modality="audio_output",
+        record=RecordKind("speech_records", RECORD_STATUSES),
+    )
+)
+"""OpenAI speech and the speech history records (text-to-speech, voice design, voice cloning)."""

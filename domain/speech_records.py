@@ -12,15 +12,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from domain.capabilities import Capability
 from domain.catalog import ModelVariant
 from domain.fields import FieldError
-from domain.speech import SpeechRequest
+from domain.jobs import RECORD_STATUSES
+from domain.speech import FAMILY_CAPABILITIES, TEXT_TO_SPEECH, VOICE_CLONE, VOICE_DESIGN, SpeechRequest
 
-TEXT_TO_SPEECH = "text_to_speech"
-VOICE_DESIGN = "voice_design"
-VOICE_CLONE = "voice_clone"
-
-STATUSES: tuple[str, ...] = ("queued", "processing", "ready", "failed", "cancelled")
+STATUSES: tuple[str, ...] = tuple(dict.fromkeys(RECORD_STATUSES.values()))
 
 
 @dataclass(frozen=True)
@@ -29,8 +27,6 @@ class Family:
     """The record's ``family`` (and its params' ``family``)."""
     base: str
     """The route family's collection path."""
-    route: str
-    """The route capability a model needs (domain.catalog.ROUTE_CAPABILITIES)."""
     label: str
     """What the family does, for messages: "Voice cloning"."""
     default_for: str | None = None
@@ -45,15 +41,20 @@ class Family:
         return f"{self.label.lower()} record"
 
     @property
+    def route(self) -> Capability:
+        """The capability a model needs."""
+        return FAMILY_CAPABILITIES[self.name]
+
+    @property
     def capability(self) -> str:
         """The capability as messages name it: "voice cloning (voice_clone_records)"."""
-        return f"{self.label.lower()} ({self.route})"
+        return f"{self.label.lower()} ({self.route.value})"
 
 
 FAMILIES: tuple[Family, ...] = (
-    Family(TEXT_TO_SPEECH, "/v1/text-to-speech", "text_to_speech_records", "Text-to-speech", "tts"),
-    Family(VOICE_DESIGN, "/v1/voice-designs", "voice_design_records", "Voice design"),
-    Family(VOICE_CLONE, "/v1/voice-clones", "voice_clone_records", "Voice cloning"),
+    Family(TEXT_TO_SPEECH, "/v1/text-to-speech", "Text-to-speech", "tts"),
+    Family(VOICE_DESIGN, "/v1/voice-designs", "Voice design"),
+    Family(VOICE_CLONE, "/v1/voice-clones", "Voice cloning"),
 )
 _BY_NAME = {family.name: family for family in FAMILIES}
 
@@ -108,11 +109,11 @@ def unavailable_message(family: Family, able: Iterable[ModelVariant]) -> str:
     candidates = list(able)
     if not candidates:
         return (
-            f"{family.label} ({family.route}) needs a model that provides it, and no model in this "
+            f"{family.label} ({family.route.value}) needs a model that provides it, and no model in this "
             "server's catalog does. GET /v1/admin/models lists the models and their capabilities."
         )
     ways = ", ".join(_how_to_get(variant) for variant in candidates)
-    return f"{family.label} ({family.route}) needs a model that is not installed: {ways}."
+    return f"{family.label} ({family.route.value}) needs a model that is not installed: {ways}."
 
 
 def model_order(able: Iterable[ModelVariant], default: ModelVariant | None) -> list[ModelVariant]:

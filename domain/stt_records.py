@@ -13,6 +13,8 @@ from typing import Any
 from domain import diarization, transcription
 from domain.events import DomainEvent
 from domain.fields import FieldError, optional_str
+from domain.jobs import RECORD_STATUSES
+from domain.kinds import JobKind
 
 TRANSCRIPTION = "transcription"
 SAA = "speaker_attributed_asr"
@@ -21,7 +23,7 @@ JOB_KINDS: tuple[str, ...] = (TRANSCRIPTION, SAA, DIARIZATION)
 KIND_ALIASES = {"saa": SAA}
 ALL_KINDS = "all"
 
-PROCESSING_STATUSES: tuple[str, ...] = ("queued", "processing", "ready", "failed", "cancelled")
+PROCESSING_STATUSES: tuple[str, ...] = tuple(dict.fromkeys(RECORD_STATUSES.values()))
 SUMMARY_STATUSES: tuple[str, ...] = ("none", "pending", "generating", "ready", "failed")
 
 # What an edit may change, by kind: a diarization has no transcript, a plain transcript no speakers.
@@ -52,13 +54,9 @@ def job_kind(value: object, *, allow_all: bool, param: str = "job_kind") -> str 
     return kind
 
 
-def category(kind: str) -> str:
-    """The stream category of a kind: speaker-attributed ASR is a transcription job."""
-    return diarization.CATEGORY if kind == DIARIZATION else transcription.TRANSCRIPTION_CATEGORY
-
-
-def actor(kind: str) -> str:
-    return diarization.ACTOR if kind == DIARIZATION else transcription.TRANSCRIBE_ACTOR
+def job_of(kind: str) -> JobKind[Any]:
+    """The job that makes a record of this kind: speaker-attributed ASR is a transcription job."""
+    return diarization.DIARIZATION if kind == DIARIZATION else transcription.TRANSCRIPTION
 
 
 # --- events the routes append -----------------------------------------------------------

@@ -15,7 +15,10 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from domain.capabilities import Capability
 from domain.events import DomainEvent
+from domain.jobs import RECORD_STATUSES
+from domain.kinds import JobKind, RecordKind, declare
 
 TRANSCRIPTION_CATEGORY = "transcription"
 ALIGNMENT_CATEGORY = "alignment"
@@ -301,3 +304,30 @@ def alignment_json(result: AlignmentResult, *, verbose: bool) -> dict[str, Any]:
             processing_time_ms=result.processing_time_ms,
         )
     return body
+
+
+# --- the job kinds -----------------------------------------------------------------------
+
+TRANSCRIPTION: JobKind[TranscriptionParams] = declare(
+    JobKind(
+        name="transcription",
+        category=TRANSCRIPTION_CATEGORY,
+        actor=TRANSCRIBE_ACTOR,
+        params=TranscriptionParams,
+        result=TranscriptionResult,
+        capability=Capability.OPENAI_AUDIO_TRANSCRIPTIONS,
+        modality="text_output",
+        record=RecordKind("stt_records", RECORD_STATUSES, capability=Capability.SPEECH_TO_TEXT_JOBS),
+    )
+)
+"""OpenAI transcriptions and speech-to-text records (plain and speaker-attributed)."""
+ALIGNMENT: JobKind[AlignmentParams] = declare(
+    JobKind(
+        name="alignment",
+        category=ALIGNMENT_CATEGORY,
+        actor=ALIGN_ACTOR,
+        params=AlignmentParams,
+        result=AlignmentResult,
+        capability=Capability.FORCED_ALIGNMENT,
+    )
+)

@@ -16,8 +16,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from domain.capabilities import Capability
 from domain.events import DomainEvent
 from domain.fields import FieldError, choice, optional_str
+from domain.jobs import VOICE_STATUSES
+from domain.kinds import JobKind, RecordKind, declare
 from domain.transcription import language_code
 
 CATEGORY = "voice"
@@ -35,7 +38,7 @@ PROCESSING = "processing"
 READY = "ready"
 FAILED = "failed"
 CANCELLED = "cancelled"
-STATUSES: tuple[str, ...] = (PROCESSING, READY, FAILED, CANCELLED)
+STATUSES: tuple[str, ...] = tuple(dict.fromkeys(VOICE_STATUSES.values()))
 
 MAX_NAME_CHARS = 200
 MAX_DESCRIPTION_CHARS = 2_000
@@ -169,3 +172,19 @@ def voice_json(row: Mapping[str, Any]) -> dict[str, Any]:
         "created_at": _timestamp(row["created_at"]),
         "updated_at": _timestamp(row["updated_at"]),
     }
+
+
+VOICE_TRANSCRIPTION: JobKind[VoiceTranscriptionParams] = declare(
+    JobKind(
+        name="voice_transcription",
+        category=CATEGORY,
+        actor=TRANSCRIBE_ACTOR,
+        params=VoiceTranscriptionParams,
+        result=VoiceTranscript,
+        capability=Capability.OPENAI_AUDIO_TRANSCRIPTIONS,
+        modality="text_output",
+        record=RecordKind("saved_voices", VOICE_STATUSES, always=True),
+    )
+)
+"""A saved voice whose reference transcript a worker finds (one sent with its transcript is
+saved at once, with no job)."""

@@ -77,14 +77,6 @@ class MediaStore:
         except FileNotFoundError:
             raise MediaNotFound(f"no media object {digest}") from None
 
-    def delete(self, digest: str) -> bool:
-        """Remove the object; False when there was none."""
-        try:
-            self.path(digest).unlink()
-        except FileNotFoundError:
-            return False
-        return True
-
     def _folders(self) -> Iterator[Path]:
         """The ``ab/`` folders objects live in."""
         if self.root.is_dir():

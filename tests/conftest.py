@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from domain.kinds import JobKind, OpenParams
 from eventstore.db import make_engine, sqlite_url
 from migrations.api import upgrade
 
@@ -17,6 +18,11 @@ JFK_TEXT = (
     "And so my fellow Americans, ask not what your country can do for you, "
     "ask what you can do for your country."
 )
+
+
+def probe_kind(actor: str, category: str = "probe") -> JobKind[OpenParams]:
+    """A test-only job kind (never registered): ``actor`` runs ``<category>-…`` streams."""
+    return JobKind(name=actor, category=category, actor=actor, params=OpenParams)
 
 
 @pytest.fixture

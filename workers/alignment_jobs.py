@@ -9,14 +9,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from domain.transcription import ALIGN_ACTOR, AlignmentParams, AlignmentResult, language_code
+from domain.transcription import ALIGNMENT, AlignmentResult, language_code
 from workers import runtime
-from workers.actors import job_actor
+from workers.actors import job_actor, job_model, job_params
 from workers.engines.base import SAMPLE_RATE, ForcedAligner
 from workers.transcription_jobs import (
-    ALIGNING_ROUTE,
-    job_params,
-    model_variant,
     seconds,
     stored_audio,
     word_timing,
@@ -27,11 +24,11 @@ from workflows.jobs import JobInputError, JobRun
 ENGINE_LANGUAGES: dict[str, tuple[str, ...]] = {"pocketsphinx": ("en",)}
 
 
-@job_actor(ALIGN_ACTOR)
+@job_actor(ALIGNMENT)
 def align_audio(run: JobRun) -> dict[str, Any]:
     started = time.perf_counter()
-    params = job_params(AlignmentParams, run)
-    variant = model_variant(runtime.current().catalog, params.model, ALIGNING_ROUTE, "model")
+    params = job_params(ALIGNMENT, run)
+    variant = job_model(ALIGNMENT, params.model, params)
     language = language_code(params.language)
     supported = ENGINE_LANGUAGES.get(variant.engine)
     if language is not None and supported is not None and language not in supported:

@@ -1,6 +1,6 @@
 """The text generation actor behind chat completions and responses.
 
-Params (written by the HTTP routes, see ``app.chat_request``): ``model``, ``messages`` (OpenAI
+Params (written by the HTTP routes, see ``app.routes.chat.requests``): ``model``, ``messages`` (OpenAI
 chat messages, already normalised), the sampling options ``max_tokens``, ``temperature``,
 ``top_p``, ``presence_penalty``, ``frequency_penalty``, ``stop``, ``seed``, and ``tools``
 (OpenAI chat-shaped definitions), ``tool_choice`` (``"auto"``, ``"none"``, ``"required"`` or
@@ -29,10 +29,11 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from domain.generation import ACTOR, TextGenerated, usage
+from domain.generation import CHAT, TextGenerated, usage
+from domain.responses import RESPONSE
 from domain.tool_calls import ToolCallFilter, forced_call_schema, tool_names
 from workers import runtime
-from workers.actors import job_actor
+from workers.actors import job_actor, job_model, job_params
 from workers.engines.base import CapabilityError, CompletionRequest
 from workflows.jobs import JobInputError, JobRun
 
@@ -90,7 +91,7 @@ def _tool_setup(params: dict[str, Any]) -> tuple[list[dict[str, Any]], str | Non
     return tools, grammar, ToolCallFilter(tool_names(tools))
 
 
-@job_actor(ACTOR, queue="default")
+@job_actor(CHAT, RESPONSE)
 def generate_text(run: JobRun) -> dict[str, Any] | None:
     params = run.params
     if run.kind_events(TextGenerated.verb):
@@ -100,9 +101,8 @@ def generate_text(run: JobRun) -> dict[str, Any] | None:
             "runtime_error",
         )
         return None
-    variant = runtime.current().catalog.find(str(params.get("model", "")))
-    if variant is None:
-        raise JobInputError(f"Unknown model {params.get('model')!r}.", param="model")
+    kind = RESPONSE if run.category == RESPONSE.category else CHAT
+    variant = job_model(kind, str(params.get("model", "")), job_params(kind, run))
     tools, grammar, splitter = _tool_setup(params)
     engine = runtime.engines().get(variant)
     started = time.perf_counter()

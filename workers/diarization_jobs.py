@@ -14,13 +14,11 @@ import time
 from typing import Any
 
 from domain.catalog import ModelVariant
-from domain.diarization import ACTOR, DiarizationParams, SpeakersFound, SpeechDetected
-from workers import runtime
-from workers.actors import job_actor
+from domain.diarization import DIARIZATION, DiarizationParams, SpeakersFound, SpeechDetected
+from workers.actors import job_actor, job_model, job_params
 from workers.audio_windows import seconds, stored_audio_file
-from workers.speakers import DIARIZING_ROUTE, diarize, recorded_speakers, speaker_bounds, speaker_engine
+from workers.speakers import diarize, recorded_speakers, speaker_bounds, speaker_engine
 from workers.summary_jobs import request_record_summary
-from workers.transcription_jobs import job_params, model_variant
 from workflows.jobs import JobRun
 
 PERCENTS = {"speech": 20.0, "embeddings": 70.0, "clustering": 90.0}
@@ -46,11 +44,11 @@ def _diarize(run: JobRun, params: DiarizationParams, variant: ModelVariant) -> t
         return audio.duration, found
 
 
-@job_actor(ACTOR)
+@job_actor(DIARIZATION)
 def diarize_audio(run: JobRun) -> dict[str, Any]:
     started = time.perf_counter()
-    params = job_params(DiarizationParams, run)
-    variant = model_variant(runtime.current().catalog, params.model, DIARIZING_ROUTE, "model")
+    params = job_params(DIARIZATION, run)
+    variant = job_model(DIARIZATION, params.model, params)
     speaker_bounds(params.min_speakers, params.max_speakers)
     duration, found = _diarize(run, params, variant)
     if params.generate_summary:

@@ -8,7 +8,6 @@ import threading
 import time
 from typing import Any
 
-import dramatiq
 import httpx
 
 from domain.events import DomainEvent, deterministic_event_id
@@ -31,6 +30,7 @@ from domain.models import (
 )
 from eventstore.base import EventFilter, EventStore
 from workers import runtime
+from workers.actors import message_actor
 from workers.downloads import DownloadCancelled as CancelledError
 from workers.downloads import DownloadError, HubDownloader
 from workflows.jobs import WorkerShuttingDown, to_new_event
@@ -46,6 +46,7 @@ def _append(store: EventStore, variant_id: str, event: DomainEvent, *id_parts: o
     store.append(stream_id, [to_new_event(CATEGORY, event, deterministic_event_id(stream_id, *id_parts))])
 
 
+@message_actor(DOWNLOAD_ACTOR, queue="models")
 def run_download(stream_id: str) -> None:
     rt = runtime.current()
     variant_id = stream_id.split("-", 1)[1]
@@ -104,12 +105,6 @@ def run_download(stream_id: str) -> None:
         return
     gave_up = f"the transfer kept failing after {TRANSIENT_ATTEMPTS} tries"
     record(DownloadFailed(download_id=download_id, error=gave_up), "failed")
-
-
-def declare_model_actors(broker: dramatiq.Broker) -> None:
-    dramatiq.Actor(
-        run_download, broker=broker, actor_name=DOWNLOAD_ACTOR, queue_name="models", priority=0, options={}
-    )
 
 
 class ModelRequestFollower:

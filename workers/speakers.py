@@ -20,7 +20,6 @@ from workers.engines.base import CapabilityError, SpeakerTurn, SpeechSpan
 from workers.engines.diarization import ClusteringDiarizer, check_speaker_bounds
 from workflows.jobs import JobInputError, JobRun
 
-DIARIZING_ROUTE = "diarization_records"
 STAGE_STEPS = {"embedding": "embeddings", "clustering": "clustering"}
 """The diarizer's stages that end a ``progressed`` step."""
 

@@ -20,25 +20,23 @@ import numpy as np
 
 from domain.catalog import ModelVariant
 from domain.speech import (
+    COMPRESSED_FORMATS,
     SAMPLE_FORMAT,
+    SPEECH,
     SpeechChunkSynthesized,
     SpeechParams,
     SpeechSynthesisPlanned,
     is_speakable,
     summarize,
 )
-from domain.speech_records import family_named
 from eventstore.media import MediaNotFound
 from workers import runtime
-from workers.actors import job_actor
+from workers.actors import job_actor, job_model, job_params
 from workers.engines.audio import AudioDecodeError, decode_audio, encode_audio
 from workers.engines.base import SAMPLE_RATE, Audio, CapabilityError, SpeechSynthesizer
 from workers.engines.tts_piper import DEFAULT_VOICE, split_sentences
-from workers.transcription_jobs import job_params, model_variant
 from workflows.jobs import JobInputError, JobRun
 
-SPEECH_ACTOR = "synthesize_speech"
-SPEECH_ROUTE = "openai_audio_speech"
 # Fields an engine's ValueError may name first ("speed must be…", "reference_text … is required").
 _FIELDS = ("speed", "reference_text", "reference_audio", "voice", "language")
 
@@ -160,23 +158,26 @@ def _plan(
     return plan
 
 
-def _route(params: SpeechParams) -> str:
-    """The capability the model needs: a record family's, else the OpenAI route's."""
-    if params.family is None:
-        return SPEECH_ROUTE
-    try:
-        return family_named(params.family).route
-    except ValueError as error:
-        raise JobInputError(str(error), param="family") from error
+def _joined(chunks: list[SpeechChunkSynthesized]) -> Audio:
+    """The job's whole audio: its chunks' samples in order."""
+    media = runtime.media()
+    ordered = sorted(chunks, key=lambda chunk: chunk.sequence)
+    parts = [np.frombuffer(media.read(chunk.media), dtype="<f4") for chunk in ordered]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+
+
+def _encoded(samples: Audio, sample_rate: int, fmt: str) -> str | None:
+    """The samples in a compressed format, stored as a media object (None for no samples: an
+    encoder given none has no frame to write)."""
+    if samples.size == 0:
+        return None
+    return runtime.media().put(encode_audio(samples, sample_rate, fmt))
 
 
 def _store_record_audio(chunks: list[SpeechChunkSynthesized], sample_rate: int) -> dict[str, Any]:
     """The record's whole audio, the chunks joined in order, stored as one WAV media object."""
-    media = runtime.media()
-    ordered = sorted(chunks, key=lambda chunk: chunk.sequence)
-    parts = [np.frombuffer(media.read(chunk.media), dtype="<f4") for chunk in ordered]
-    samples = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
-    digest = media.put(encode_audio(samples, sample_rate, "wav"))
+    samples = _joined(chunks)
+    digest = runtime.media().put(encode_audio(samples, sample_rate, "wav"))
     return {
         "audio": digest,
         "audio_format": "wav",
@@ -184,10 +185,10 @@ def _store_record_audio(chunks: list[SpeechChunkSynthesized], sample_rate: int) 
     }
 
 
-@job_actor(SPEECH_ACTOR)
+@job_actor(SPEECH)
 def synthesize_speech(run: JobRun) -> dict[str, Any]:
-    params = job_params(SpeechParams, run)
-    variant = model_variant(runtime.current().catalog, params.model, _route(params), "model")
+    params = job_params(SPEECH, run)
+    variant = job_model(SPEECH, params.model, params)
     sentences = [sentence for sentence in split_sentences(params.input) if is_speakable(sentence)]
     if not sentences:
         raise JobInputError("`input` has nothing to speak: it holds no letters or digits.", param="input")
@@ -197,6 +198,8 @@ def synthesize_speech(run: JobRun) -> dict[str, Any]:
     plan = _plan(run, params, engine, len(sentences))
     media = runtime.media()
     done = {event.data["sequence"] for event in run.kind_events(SpeechChunkSynthesized.verb)}
+    compressed = params.audio_format in COMPRESSED_FORMATS
+    encode_chunks = compressed and params.stream
     for index, sentence in enumerate(sentences):
         if index in done:
             continue
@@ -213,12 +216,16 @@ def synthesize_speech(run: JobRun) -> dict[str, Any]:
             sample_count=int(samples.size),
             generation_ms=round(generation_ms, 2),
             is_final=index == len(sentences) - 1,
+            encoded=_encoded(samples, sample_rate, params.audio_format) if encode_chunks else None,
         )
         run.append(chunk, index)
     chunks = [
         SpeechChunkSynthesized.model_validate(e.data) for e in run.kind_events(SpeechChunkSynthesized.verb)
     ]
     result = {"model": variant.id, "voice": plan.voice, **summarize(chunks, plan.sample_rate).result()}
+    if compressed and not params.stream:
+        run.checkpoint()
+        result["encoded_audio"] = _encoded(_joined(chunks), plan.sample_rate, params.audio_format)
     if params.record:
         run.checkpoint()
         result.update(_store_record_audio(chunks, plan.sample_rate))

@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import dramatiq
 from dramatiq.middleware import CurrentMessage
 
 from domain.events import DomainEvent, deterministic_event_id
+from domain.generation import CHAT
 from domain.stt_records import RecordDeleted
 from domain.summaries import (
     ACTOR,
@@ -40,6 +40,7 @@ from domain.summaries import (
 )
 from eventstore.base import EventStore
 from workers import runtime
+from workers.actors import message_actor
 from workers.chat_jobs import FLUSH_SECONDS
 from workers.engines.base import ChatModel, CompletionRequest
 from workflows.jobs import JobRun, to_new_event
@@ -55,7 +56,6 @@ PROMPT_TOKENS = 200
 """Room for the instructions and the chat template around the transcript."""
 CHARS_PER_TOKEN = 3
 """Conservative: English text averages about four characters a token."""
-CHAT_ROUTE = "openai_chat_completions"
 
 
 class SummaryUnavailable(Exception):
@@ -158,7 +158,7 @@ def _final_messages(engine: ChatModel, source: str, max_chars: int) -> list[dict
 
 def _chat_engine(model: str) -> ChatModel:
     variant = runtime.current().catalog.find(model)
-    if variant is None or not variant.can(CHAT_ROUTE):
+    if variant is None or CHAT.refusal(variant, CHAT.capability) is not None:
         raise SummaryUnavailable(f"Model {model!r} is not a chat model this server knows.")
     engine: ChatModel = runtime.engines().get(variant)
     return engine
@@ -191,6 +191,7 @@ def write_summary(
     writer.complete(summary, pending.model)
 
 
+@message_actor(ACTOR)
 def summarize_record(stream_id: str) -> None:
     rt = runtime.current()
     events = [(event.type, event.data) for event in rt.store.read_stream(stream_id)]
@@ -202,9 +203,3 @@ def summarize_record(stream_id: str) -> None:
     message = CurrentMessage.get_current_message()
     message_id = message.message_id if message is not None else stream_id
     write_summary(pending, events, SummaryWriter(rt.store, stream_id, pending.summary_id, message_id))
-
-
-def declare_summary_actors(broker: dramatiq.Broker) -> None:
-    dramatiq.Actor(
-        summarize_record, broker=broker, actor_name=ACTOR, queue_name="default", priority=0, options={}
-    )

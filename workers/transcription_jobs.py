@@ -19,16 +19,15 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
-
-from pydantic import BaseModel, ValidationError
+from typing import Any
 
 from domain.catalog import Catalog, ModelVariant
-from domain.diarization import SpeakersAttributed, SpeakersFound, SpeakerTurnData
+from domain.diarization import DIARIZATION, SpeakersAttributed, SpeakersFound, SpeakerTurnData
 from domain.speaker_attribution import speaker_pieces, speaker_transcript
 from domain.stt_records import SAA
 from domain.transcription import (
-    TRANSCRIBE_ACTOR,
+    ALIGNMENT,
+    TRANSCRIPTION,
     LanguageDetected,
     SegmentTranscribed,
     TranscriptionParams,
@@ -39,7 +38,7 @@ from domain.transcription import (
     transcript_text,
 )
 from workers import runtime
-from workers.actors import job_actor
+from workers.actors import job_actor, job_model, job_params
 from workers.audio_windows import DecodedAudio, seconds, stored_audio_file, stored_audio_path, windows
 from workers.engines.audio import AudioDecodeError, decode_audio
 from workers.engines.base import (
@@ -52,12 +51,10 @@ from workers.engines.base import (
     TranscriptionInfo,
     Word,
 )
-from workers.speakers import DIARIZING_ROUTE, diarize, recorded_speakers, speaker_bounds, speaker_engine
+from workers.speakers import diarize, recorded_speakers, speaker_bounds, speaker_engine
 from workers.summary_jobs import request_record_summary
 from workflows.jobs import JobInputError, JobRun
 
-TRANSCRIBING_ROUTE = "openai_audio_transcriptions"
-ALIGNING_ROUTE = "forced_alignment"
 # A window this short after decoded audio (the tail after a resume, or after the last cut) has
 # nothing worth decoding: Whisper pads a sliver of trailing silence to 30 s and may invent words.
 MIN_RESUME_SECONDS = 0.5
@@ -65,26 +62,7 @@ MIN_RESUME_SECONDS = 0.5
 # (app.projections.stt_records).
 SAA_PERCENTS = {"speech": 10.0, "embeddings": 22.0, "clustering": 25.0}
 
-Params = TypeVar("Params", bound=BaseModel)
-
-
 # --- helpers shared with the alignment actor ---------------------------------------------
-
-
-def job_params(model: type[Params], run: JobRun) -> Params:
-    try:
-        return model.model_validate(run.params)
-    except ValidationError as error:
-        raise JobInputError(f"invalid job parameters: {error.errors()[0]['msg']}") from error
-
-
-def model_variant(catalog: Catalog, model_id: str, route: str, param: str) -> ModelVariant:
-    variant = catalog.find(model_id)
-    if variant is None:
-        raise JobInputError(f"Unknown model {model_id!r}.", param=param)
-    if not variant.can(route):
-        raise JobInputError(f"Model {variant.id} cannot be used for {route}.", param=param)
-    return variant
 
 
 def stored_audio(digest: str) -> Audio:
@@ -313,17 +291,17 @@ def _diarization_model(catalog: Catalog, params: TranscriptionParams) -> ModelVa
     speaker_bounds(params.min_speakers, params.max_speakers)
     default = catalog.default("diarization")
     model_id = params.diarization_model or (default.id if default else "")
-    return model_variant(catalog, model_id, DIARIZING_ROUTE, "diarization_model")
+    return job_model(DIARIZATION, model_id, param="diarization_model")
 
 
-@job_actor(TRANSCRIBE_ACTOR)
+@job_actor(TRANSCRIPTION)
 def transcribe_audio(run: JobRun) -> dict[str, Any]:
     started = time.perf_counter()
     rt = runtime.current()
-    params = job_params(TranscriptionParams, run)
-    variant = model_variant(rt.catalog, params.model, TRANSCRIBING_ROUTE, "model")
+    params = job_params(TRANSCRIPTION, run)
+    variant = job_model(TRANSCRIPTION, params.model, params)
     aligner = (
-        model_variant(rt.catalog, params.aligner_model, ALIGNING_ROUTE, "aligner_model")
+        job_model(ALIGNMENT, params.aligner_model, param="aligner_model")
         if params.aligner_model
         else rt.catalog.default("alignment")
     )

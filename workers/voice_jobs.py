@@ -12,12 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from domain.transcription import transcript_text
-from domain.voices import TRANSCRIBE_ACTOR, VoiceTranscript, VoiceTranscriptionParams
+from domain.voices import VOICE_TRANSCRIPTION, VoiceTranscript
 from workers import runtime
-from workers.actors import job_actor
+from workers.actors import job_actor, job_model, job_params
 from workers.audio_windows import speech_spans, stored_audio_file, windows
 from workers.engines.base import Audio, CapabilityError, Segment, SpeechToText
-from workers.transcription_jobs import TRANSCRIBING_ROUTE, job_params, model_variant
 from workflows.jobs import JobInputError, JobRun
 
 
@@ -37,10 +36,10 @@ def _no_speech() -> JobInputError:
     )
 
 
-@job_actor(TRANSCRIBE_ACTOR)
+@job_actor(VOICE_TRANSCRIPTION)
 def transcribe_voice_reference(run: JobRun) -> dict[str, Any]:
-    params = job_params(VoiceTranscriptionParams, run)
-    variant = model_variant(runtime.current().catalog, params.model, TRANSCRIBING_ROUTE, "model")
+    params = job_params(VOICE_TRANSCRIPTION, run)
+    variant = job_model(VOICE_TRANSCRIPTION, params.model, params)
     engine: SpeechToText = runtime.engines().get(variant)
     language = params.language
     found: list[Segment] = []

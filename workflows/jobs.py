@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
+
+from pydantic import BaseModel
 
 from domain.errors import InvalidTransition, NotFound
 from domain.events import DomainEvent, deterministic_event_id, new_id
-from domain.events import stream_id as make_stream_id
 from domain.jobs import Command as JobCommand
 from domain.jobs import (
     CompleteJob,
@@ -33,6 +34,7 @@ from domain.jobs import (
     evolve,
     lifecycle_event,
 )
+from domain.kinds import JobKind
 from eventstore.base import NO_STREAM, ConcurrencyError, EventStore, NewEvent, RecordedEvent, StoreTransaction
 
 MAX_CONFLICT_RETRIES = 8
@@ -99,21 +101,24 @@ class JobService:
 
     def submit(
         self,
-        category: str,
-        actor_name: str,
-        params: dict[str, Any] | None = None,
+        kind: JobKind[Any],
+        params: BaseModel | Mapping[str, Any] | None = None,
         *,
         job_id: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> str:
+        """Record a job of ``kind`` and send its actor the message, in one transaction where the
+        broker allows it. ``params`` are checked against the kind's params model."""
+        checked = params if isinstance(params, BaseModel) else kind.parse(params or {})
         job_id = job_id or new_id()
-        stream_id = make_stream_id(category, job_id)
+        stream_id = kind.stream_id(job_id)
         message_id = str(uuid.uuid4())
-        events = decide(RequestJob(job_id, actor_name, params or {}, message_id), JobState())
+        request = RequestJob(job_id, kind.actor, checked.model_dump(mode="json"), message_id)
+        events = decide(request, JobState())
         meta = {"correlation_id": stream_id, **(metadata or {})}
         with self.store.transaction() as tx:
-            tx.append(stream_id, [to_new_event(category, e, metadata=meta) for e in events], NO_STREAM)
-            self.dispatcher.dispatch(tx, actor_name, stream_id, message_id)
+            tx.append(stream_id, [to_new_event(kind.category, e, metadata=meta) for e in events], NO_STREAM)
+            self.dispatcher.dispatch(tx, kind.actor, stream_id, message_id)
         return stream_id
 
     def rerun(self, stream_id: str, metadata: dict[str, Any] | None = None) -> JobState:

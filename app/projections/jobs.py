@@ -6,16 +6,16 @@ from sqlalchemy import Connection, Table, insert, select, update
 
 from app.projections.tables import jobs
 from domain.jobs import (
+    JOB_STATUSES,
     JobCancelled,
     JobCompleted,
     JobFailed,
     JobProgressed,
-    JobQueued,
     JobRequested,
     JobRetrying,
-    JobStale,
     JobStarted,
     lifecycle_event,
+    status_after,
 )
 from eventstore.base import RecordedEvent, dumps
 
@@ -35,7 +35,7 @@ class JobsProjection:
                     update(jobs)
                     .where(jobs.c.stream_id == event.stream_id)
                     .values(
-                        status="requested",
+                        status=JOB_STATUSES["requested"],
                         progress=0.0,
                         attempt=0,
                         result=None,
@@ -52,7 +52,7 @@ class JobsProjection:
                     stream_id=event.stream_id,
                     category=event.category,
                     job_id=requested.job_id,
-                    status="requested",
+                    status=JOB_STATUSES["requested"],
                     progress=0.0,
                     attempt=0,
                     params=dumps(requested.params),
@@ -70,27 +70,21 @@ class JobsProjection:
         if is_job is None:
             return
         values: dict[str, object] = {"updated_at": event.recorded_at, "last_position": event.position}
-        match lifecycle_event(event.type, event.data):
-            case JobQueued():
-                values["status"] = "queued"
+        lifecycle = lifecycle_event(event.type, event.data)
+        status = status_after(lifecycle) if lifecycle is not None else None
+        if status is not None:
+            values["status"] = JOB_STATUSES[status]
+        match lifecycle:
             case JobStarted(attempt=attempt):
-                values.update(status="running", attempt=attempt, started_at=event.recorded_at)
+                values.update(attempt=attempt, started_at=event.recorded_at)
             case JobProgressed(percent=percent):
                 values["progress"] = percent
             case JobRetrying(error=error):
-                values.update(status="retrying", error=error)
-            case JobStale():
-                values["status"] = "queued"
+                values["error"] = error
             case JobCompleted(result=result):
-                values.update(
-                    status="completed",
-                    progress=100.0,
-                    result=dumps(result),
-                    error=None,
-                    finished_at=event.recorded_at,
-                )
+                values.update(progress=100.0, result=dumps(result), error=None, finished_at=event.recorded_at)
             case JobFailed(error=error):
-                values.update(status="failed", error=error, finished_at=event.recorded_at)
+                values.update(error=error, finished_at=event.recorded_at)
             case JobCancelled():
-                values.update(status="cancelled", finished_at=event.recorded_at)
+                values["finished_at"] = event.recorded_at
         connection.execute(update(jobs).where(jobs.c.stream_id == event.stream_id).values(**values))

@@ -2,9 +2,10 @@
 events, changed by its later events, dropped by its deletion.
 
 A subclass names its table (with ``stream_id``, ``updated_at`` and ``last_position`` columns), the
-categories it follows, the verbs that create a row (``creators``) and the one that deletes it, and
-says in ``changes`` what an event changes in an existing row. Events of a stream without a row (a
-job that is not a record, a late event after a deletion) change nothing.
+job kinds whose records it keeps, the verbs that create a row (``creators``) and the one that
+deletes it, and says in ``changes`` what an event changes in an existing row. Events of a stream
+without a row (a job that is not a record, a late event after a deletion) change nothing. A row's
+status is the job's, in the words of its kind's status vocabulary (``status``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from typing import Any, ClassVar
 
 from sqlalchemy import Column, Connection, Table, delete, select, update
 
+from domain.events import DomainEvent
+from domain.jobs import JobStatus, status_after
+from domain.kinds import JobKind
 from eventstore.base import RecordedEvent
 
 Row = Mapping[Any, Any]  # a RowMapping: str keys
@@ -24,8 +28,23 @@ Creator = Callable[[Connection, RecordedEvent], None]
 class RecordProjection(ABC):
     name: str
     table: ClassVar[Table]
-    categories: ClassVar[frozenset[str]]
+    kinds: ClassVar[tuple[JobKind[Any], ...]]
     deleted_verb: ClassVar[str]
+    status_column: ClassVar[str] = "status"
+
+    @property
+    def categories(self) -> frozenset[str]:
+        return frozenset(kind.category for kind in self.kinds)
+
+    def status(self, category: str, status: JobStatus) -> dict[str, str]:
+        """The row's status column for a job status, in the vocabulary of the category's kind."""
+        kind = next(kind for kind in self.kinds if kind.category == category)
+        return {self.status_column: kind.record_status(status)}
+
+    def status_after(self, category: str, event: DomainEvent | None) -> dict[str, str]:
+        """The status column after a lifecycle event; nothing for an event that keeps the status."""
+        status = status_after(event) if event is not None else None
+        return self.status(category, status) if status is not None else {}
 
     @property
     def tables(self) -> list[Table]:

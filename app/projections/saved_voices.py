@@ -15,13 +15,11 @@ from sqlalchemy import Column, Connection, insert, update
 
 from app.projections.records import Creator, RecordProjection, Row
 from app.projections.tables import saved_voices
+from domain.events import DomainEvent
 from domain.jobs import JobCancelled, JobCompleted, JobFailed, JobRequested, lifecycle_event
 from domain.voices import (
-    CANCELLED,
-    CATEGORY,
-    FAILED,
-    PROCESSING,
     READY,
+    VOICE_TRANSCRIPTION,
     VoiceDeleted,
     VoiceSaved,
     VoiceTranscript,
@@ -33,7 +31,7 @@ from eventstore.base import RecordedEvent
 class SavedVoicesProjection(RecordProjection):
     name = "saved_voices"
     table = saved_voices
-    categories = frozenset({CATEGORY})
+    kinds = (VOICE_TRANSCRIPTION,)
     deleted_verb = VoiceDeleted.verb
 
     @property
@@ -44,7 +42,9 @@ class SavedVoicesProjection(RecordProjection):
         return [saved_voices.c.language]
 
     def changes(self, row: Row, verb: str, event: RecordedEvent) -> dict[str, Any] | None:
-        return _job_changes(event, row["language"])
+        lifecycle = lifecycle_event(event.type, event.data)
+        changes = _job_changes(lifecycle, row["language"])
+        return None if changes is None else {**changes, **self.status_after(event.category, lifecycle)}
 
 
 def _row(event: RecordedEvent, voice_id: str, fields: dict[str, Any]) -> dict[str, Any]:
@@ -74,7 +74,7 @@ def _requested(connection: Connection, event: RecordedEvent) -> None:
             update(saved_voices)
             .where(saved_voices.c.stream_id == event.stream_id)
             .values(
-                status=PROCESSING,
+                status=VOICE_TRANSCRIPTION.record_status("requested"),
                 reference_text=None,
                 error=None,
                 updated_at=event.recorded_at,
@@ -84,24 +84,30 @@ def _requested(connection: Connection, event: RecordedEvent) -> None:
         return
     fields = params.model_dump(exclude={"model"})
     values = _row(
-        event, requested.job_id, {**fields, "status": PROCESSING, "transcription_model": params.model}
+        event,
+        requested.job_id,
+        {
+            **fields,
+            "status": VOICE_TRANSCRIPTION.record_status("requested"),
+            "transcription_model": params.model,
+        },
     )
     connection.execute(insert(saved_voices).values(**values))
 
 
-def _job_changes(event: RecordedEvent, language: str | None) -> dict[str, Any] | None:
-    """What the transcription job's end changes (its other events change nothing shown)."""
-    match lifecycle_event(event.type, event.data):
+def _job_changes(lifecycle: DomainEvent | None, language: str | None) -> dict[str, Any] | None:
+    """What the transcription job's end changes besides the status (its other events change
+    nothing shown)."""
+    match lifecycle:
         case JobCompleted(result=result):
             transcript = VoiceTranscript.model_validate(result)
             return {
-                "status": READY,
                 "reference_text": transcript.reference_text,
                 "language": transcript.language or language,
                 "error": None,
             }
         case JobFailed(error=error):
-            return {"status": FAILED, "error": error}
+            return {"error": error}
         case JobCancelled(reason=reason):
-            return {"status": CANCELLED, "error": reason}
+            return {"error": reason}
     return None

@@ -15,18 +15,15 @@ from sqlalchemy import Connection, insert, update
 
 from app.projections.records import Creator, RecordProjection, Row
 from app.projections.tables import speech_records
+from domain.events import DomainEvent
 from domain.jobs import (
     JobCancelled,
     JobCompleted,
     JobFailed,
-    JobQueued,
     JobRequested,
-    JobRetrying,
-    JobStale,
-    JobStarted,
     lifecycle_event,
 )
-from domain.speech import CATEGORY, SpeechParams, SpeechSynthesisPlanned
+from domain.speech import SPEECH, SpeechParams, SpeechSynthesisPlanned
 from domain.stt_records import RecordDeleted
 from eventstore.base import RecordedEvent, dumps
 
@@ -34,7 +31,7 @@ from eventstore.base import RecordedEvent, dumps
 class SpeechRecordsProjection(RecordProjection):
     name = "speech_records"
     table = speech_records
-    categories = frozenset({CATEGORY})
+    kinds = (SPEECH,)
     deleted_verb = RecordDeleted.verb
 
     @property
@@ -42,7 +39,8 @@ class SpeechRecordsProjection(RecordProjection):
         return {JobRequested.verb: _requested}
 
     def changes(self, row: Row, verb: str, event: RecordedEvent) -> dict[str, Any]:
-        return _changes(verb, event)
+        lifecycle = lifecycle_event(event.type, event.data)
+        return {**_changes(verb, event, lifecycle), **self.status_after(event.category, lifecycle)}
 
 
 def _requested(connection: Connection, event: RecordedEvent) -> None:
@@ -51,7 +49,7 @@ def _requested(connection: Connection, event: RecordedEvent) -> None:
         return
     params = SpeechParams.model_validate(requested.params)
     fresh = {
-        "status": "queued",
+        "status": SPEECH.record_status("requested"),
         "run": requested.run,
         "completed_at": None,
         "audio": None,
@@ -88,18 +86,14 @@ def _requested(connection: Connection, event: RecordedEvent) -> None:
     )
 
 
-def _changes(verb: str, event: RecordedEvent) -> dict[str, Any]:
+def _changes(verb: str, event: RecordedEvent, lifecycle: DomainEvent | None) -> dict[str, Any]:
+    """What the event changes besides the status."""
     if verb == SpeechSynthesisPlanned.verb:
         plan = SpeechSynthesisPlanned.model_validate(event.data)
         return {"voice": plan.voice, "sample_rate": plan.sample_rate}
-    match lifecycle_event(event.type, event.data):
-        case JobQueued() | JobRetrying() | JobStale():
-            return {"status": "queued"}
-        case JobStarted():
-            return {"status": "processing"}
+    match lifecycle:
         case JobCompleted(result=result):
             return {
-                "status": "ready",
                 "completed_at": event.recorded_at,
                 "audio": result.get("audio"),
                 "duration_secs": result.get("duration_secs"),
@@ -107,7 +101,7 @@ def _changes(verb: str, event: RecordedEvent) -> dict[str, Any]:
                 "result": dumps(result),
             }
         case JobFailed(error=error):
-            return {"status": "failed", "error": error, "completed_at": event.recorded_at}
+            return {"error": error, "completed_at": event.recorded_at}
         case JobCancelled():
-            return {"status": "cancelled", "completed_at": event.recorded_at}
+            return {"completed_at": event.recorded_at}
     return {}

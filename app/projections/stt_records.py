@@ -19,23 +19,19 @@ from app.projections.records import Creator, RecordProjection, Row
 from app.projections.tables import stt_records
 from domain import diarization, summaries, transcription
 from domain.diarization import DiarizationParams, SpeakersAttributed, SpeakersFound, SpeechDetected
+from domain.events import DomainEvent
 from domain.jobs import (
     JobCancelled,
     JobCompleted,
     JobFailed,
     JobProgressed,
-    JobQueued,
     JobRequested,
-    JobRetrying,
-    JobStale,
-    JobStarted,
     lifecycle_event,
 )
 from domain.stt_records import DIARIZATION, SAA, RecordDeleted, RecordUpdated, merge_labels
 from domain.transcription import LanguageDetected, SegmentTranscribed, TranscriptionParams, text_delta
 from eventstore.base import RecordedEvent, dumps
 
-RECORD_CATEGORIES = frozenset({transcription.TRANSCRIPTION_CATEGORY, diarization.CATEGORY})
 # Segment ends measure a transcription's progress, short of 100 % (the job completed).
 # Speaker-attributed ASR diarizes first, reporting its own steps up to 25 %
 # (workers.transcription_jobs.SAA_PERCENTS); its segments then take it from there.
@@ -67,7 +63,8 @@ _SPEAKER_EVENTS: dict[str, type[SpeakersFound | SpeakersAttributed]] = {
 class SttRecordsProjection(RecordProjection):
     name = "stt_records"
     table = stt_records
-    categories = RECORD_CATEGORIES
+    kinds = (transcription.TRANSCRIPTION, diarization.DIARIZATION)
+    status_column = "processing_status"
     deleted_verb = RecordDeleted.verb
 
     @property
@@ -78,8 +75,10 @@ class SttRecordsProjection(RecordProjection):
         return [stt_records.c[name] for name in (*_LIGHT_COLUMNS, *_HEAVY_COLUMNS.get(verb, ()))]
 
     def changes(self, row: Row, verb: str, event: RecordedEvent) -> dict[str, Any]:
-        changes = _lifecycle_changes(row, event)
-        return _result_changes(row, verb, event.data) if changes is None else changes
+        lifecycle = lifecycle_event(event.type, event.data)
+        if lifecycle is None:
+            return _result_changes(row, verb, event.data)
+        return {**_lifecycle_changes(row, event, lifecycle), **self.status_after(event.category, lifecycle)}
 
 
 def _requested(connection: Connection, event: RecordedEvent) -> None:
@@ -120,7 +119,7 @@ def _fresh_results(params: TranscriptionParams | DiarizationParams) -> dict[str,
     """A run's starting values: what it was asked to do, and no results yet."""
     asr = params if isinstance(params, TranscriptionParams) else None
     return {
-        "processing_status": "queued",
+        "processing_status": transcription.TRANSCRIPTION.record_status("requested"),
         "progress": 0.0,
         "stage": None,
         "completed_at": None,
@@ -146,29 +145,22 @@ def _fresh_results(params: TranscriptionParams | DiarizationParams) -> dict[str,
     }
 
 
-def _lifecycle_changes(row: Row, event: RecordedEvent) -> dict[str, Any] | None:
-    """Changes from the generic job lifecycle; None for the kind's own events."""
-    match lifecycle_event(event.type, event.data):
-        case JobQueued() | JobRetrying() | JobStale():
-            return {"processing_status": "queued"}
-        case JobStarted():
-            return {"processing_status": "processing"}
+def _lifecycle_changes(row: Row, event: RecordedEvent, lifecycle: DomainEvent) -> dict[str, Any]:
+    """Changes from the generic job lifecycle, besides the status."""
+    match lifecycle:
         case JobProgressed(step=step, percent=percent):
             return {"progress": max(row["progress"], percent), "stage": step}
         case JobCompleted(result=result):
             return {
-                "processing_status": "ready",
                 "progress": 100.0,
                 "completed_at": event.recorded_at,
                 "result": dumps(result),
                 **_completed_results(row, result),
             }
         case JobFailed(error=error):
-            return {**_ended(row, event), "processing_status": "failed", "error": error}
+            return {**_ended(row, event), "error": error}
         case JobCancelled():
-            return {**_ended(row, event), "processing_status": "cancelled"}
-        case None:
-            return None
+            return _ended(row, event)
     return {}
 
 

@@ -22,6 +22,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.e2e.lifecycle_actors import PROBE
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAUTI = Path(sys.executable).parent / "sauti"
 ACTOR_MODULE = "tests.e2e.lifecycle_actors"
@@ -308,9 +310,7 @@ class JobSubmitter:
 
     def probe(self, data_dir: Path, steps: int, step_seconds: float) -> str:
         container = self.container(data_dir)
-        return str(
-            container.jobs.submit("probe", "lifecycle_probe", {"steps": steps, "step_seconds": step_seconds})
-        )
+        return str(container.jobs.submit(PROBE, {"steps": steps, "step_seconds": step_seconds}))
 
     def close(self) -> None:
         for container in self._containers.values():

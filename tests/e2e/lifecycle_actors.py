@@ -5,14 +5,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from domain.kinds import JobKind, OpenParams
 from workers.actors import job_actor
 from workflows.jobs import JobRun
 
-CATEGORY = "probe"
-ACTOR = "lifecycle_probe"
+PROBE = JobKind(name="lifecycle_probe", category="probe", actor="lifecycle_probe", params=OpenParams)
+CATEGORY = PROBE.category
+ACTOR = PROBE.actor
 
 
-@job_actor(ACTOR)
+@job_actor(PROBE)
 def lifecycle_probe(run: JobRun) -> dict[str, Any]:
     steps = int(run.params.get("steps", 5))
     step_seconds = float(run.params.get("step_seconds", 0.2))

@@ -207,7 +207,7 @@ def test_sigkill_worker_mid_job(api: httpx.Client, sauti_server: SautiServer, jo
     def crash_logged() -> bool:
         return any(
             record.get("level") == "error"
-            and record.get("logger") == "app.supervisor"
+            and record.get("logger") == "app.cli.supervisor"
             and f"(pid {victim}) exited with code -9" in record.get("message", "")
             and "restarting" in record["message"]
             for record in sauti_server.log_records()

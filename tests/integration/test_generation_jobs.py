@@ -14,7 +14,7 @@ import pytest
 
 from app.bootstrap import Container
 from app.settings import Settings
-from domain.generation import ACTOR, TextGenerated
+from domain.generation import CHAT, TextGenerated
 from eventstore.base import RecordedEvent, StoreTransaction
 from tests.chat_tools import GET_WEATHER
 from tests.integration.conftest import wait_for_terminal
@@ -52,7 +52,7 @@ def running_worker(worker: Callable[[], dramatiq.Worker]) -> dramatiq.Worker:
 
 
 def generate(container: Container, **params: Any) -> tuple[dict[str, Any], list[RecordedEvent]]:
-    stream_id = container.jobs.submit("chat", ACTOR, {"model": QWEN, "temperature": 0, **params})
+    stream_id = container.jobs.submit(CHAT, {"model": QWEN, "temperature": 0, **params})
     events = wait_for_terminal(container, stream_id, GENERATION_TIMEOUT)
     assert events[-1].type == "chat.completed", events[-1].data
     return events[-1].data["result"], events
@@ -162,8 +162,7 @@ def test_required_calls_one_of_the_tools(container: Container) -> None:
 
 def test_a_forced_choice_naming_no_tool_fails_as_bad_input(container: Container) -> None:
     stream_id = container.jobs.submit(
-        "chat",
-        ACTOR,
+        CHAT,
         {
             "model": QWEN,
             "messages": ask("Hi"),
@@ -179,8 +178,7 @@ def test_a_forced_choice_naming_no_tool_fails_as_bad_input(container: Container)
 
 def test_a_cancel_stops_generation_quickly(container: Container) -> None:
     stream_id = container.jobs.submit(
-        "chat",
-        ACTOR,
+        CHAT,
         {"model": QWEN, "messages": ask("Write a long story about a lighthouse keeper."), "max_tokens": 400},
     )
     deadline = time.monotonic() + 60
@@ -209,9 +207,7 @@ class HeldDispatcher:
 
 def test_a_redelivery_after_partial_output_fails_visibly(container: Container) -> None:
     held = HeldDispatcher()
-    stream_id = JobService(container.store, held).submit(
-        "chat", ACTOR, {"model": QWEN, "messages": ask("Hi")}
-    )
+    stream_id = JobService(container.store, held).submit(CHAT, {"model": QWEN, "messages": ask("Hi")})
     # A first attempt that recorded some text, then its worker died.
     dead = JobRun(container.store, stream_id, message_id=held.held[0][2], worker="dead-worker")
     assert dead.begin()

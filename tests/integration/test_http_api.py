@@ -12,11 +12,12 @@ from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
 from app.bootstrap import Container, bootstrap
-from app.requests import json_object
+from app.http.application import create_app
+from app.http.bodies import json_object
 from app.settings import Settings
-from app.web import create_app
 from eventstore.base import NO_STREAM, NewEvent
 from migrations.api import upgrade
+from tests.conftest import probe_kind
 
 
 @pytest.fixture
@@ -39,7 +40,7 @@ async def app(container: Container) -> AsyncIterator[Quart]:
 
     @application.post("/test/submit")
     async def submit() -> dict[str, str]:
-        stream_id = await asyncio.to_thread(container.jobs.submit, "probe", "nobody")
+        stream_id = await asyncio.to_thread(container.jobs.submit, probe_kind("nobody"))
         return {"stream_id": stream_id}
 
     @application.post("/test/race")
@@ -144,8 +145,8 @@ async def test_the_request_id_reaches_the_event_metadata(client: Client, contain
 
 
 async def test_events_are_paged_with_opaque_cursors(client: Client, container: Container) -> None:
-    streams = [container.jobs.submit("probe", "nobody") for _ in range(6)]
-    container.jobs.submit("other", "nobody")
+    streams = [container.jobs.submit(probe_kind("nobody")) for _ in range(6)]
+    container.jobs.submit(probe_kind("nobody", "other"))
     seen: list[dict[str, Any]] = []
     cursor = None
     pages = 0
@@ -207,6 +208,10 @@ async def test_openapi_and_offline_docs(client: Client) -> None:
     assert "/v1/events" in spec["paths"] and "/v1/streams/{stream_id}/events" in spec["paths"]
     docs = await (await client.get("/docs")).get_data(as_text=True)
     assert "/docs/static/swagger-ui-bundle.js" in docs
+    # A complete HTML document: a doctype, and one <html> element holding a head and a body.
+    assert docs.lstrip().lower().startswith("<!doctype html>")
+    assert docs.count("<html") == 1 and "<head>" in docs and "<body>" in docs
+    assert docs.rstrip().endswith("</html>")
     assert (await client.get("/docs/static/swagger-ui-bundle.js")).status_code == 200
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from app.bootstrap import Container
 from app.projections.tables import jobs
 from app.settings import Settings
+from tests.conftest import probe_kind
 from tests.integration.conftest import (
     finish_after_restart,
     has_ended,
@@ -27,11 +28,15 @@ from workflows.jobs import JobInputError, JobRun
 
 pytestmark = pytest.mark.usefixtures("runtime")
 
+FLAKY = probe_kind("test_flaky")
+BAD_INPUT = probe_kind("test_bad_input")
+ALWAYS_FAILS = probe_kind("test_always_fails")
+STEPS = probe_kind("test_steps")
 failures_left: Counter[str] = Counter()
 started_steps = threading.Event()
 
 
-@job_actor("test_flaky")
+@job_actor(FLAKY)
 def flaky(run: JobRun) -> dict[str, int]:
     if failures_left[run.stream_id] > 0:
         failures_left[run.stream_id] -= 1
@@ -39,17 +44,17 @@ def flaky(run: JobRun) -> dict[str, int]:
     return {"attempt": run.state.attempt}
 
 
-@job_actor("test_bad_input")
+@job_actor(BAD_INPUT)
 def bad_input(run: JobRun) -> None:
     raise JobInputError("the audio is not audio")
 
 
-@job_actor("test_always_fails", max_retries=2)
+@job_actor(ALWAYS_FAILS, max_retries=2)
 def always_fails(run: JobRun) -> None:
     raise RuntimeError("never works")
 
 
-@job_actor("test_steps")
+@job_actor(STEPS)
 def steps(run: JobRun) -> dict[str, int]:
     total = int(run.params["steps"])
     for index in range(total):
@@ -66,7 +71,7 @@ def steps(run: JobRun) -> dict[str, int]:
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     """The retry tests count on three retries, whatever the environment's default."""
-    return settings.model_copy(update={"job_max_retries": 3})
+    return settings.model_copy(update={"job_max_retries": 3, "actor_modules": [__name__]})
 
 
 def terminal_types(container: Container, stream_id: str) -> list[str]:
@@ -90,7 +95,7 @@ def settled_queue(container: Container, expected: list[str], timeout: float = 10
 
 def test_a_transient_failure_is_retried_and_recorded(container: Container, worker: Callable) -> None:
     worker()
-    stream_id = container.jobs.submit("probe", "test_flaky")
+    stream_id = container.jobs.submit(FLAKY)
     failures_left[stream_id] = 2
     types = terminal_types(container, stream_id)
     assert types == [
@@ -112,7 +117,7 @@ def test_a_transient_failure_is_retried_and_recorded(container: Container, worke
 
 def test_retries_run_out_and_the_job_fails(container: Container, worker: Callable) -> None:
     worker()
-    stream_id = container.jobs.submit("probe", "test_always_fails")
+    stream_id = container.jobs.submit(ALWAYS_FAILS)
     types = terminal_types(container, stream_id)
     assert types.count("probe.started") == 3
     assert types.count("probe.retrying") == 2
@@ -124,7 +129,7 @@ def test_retries_run_out_and_the_job_fails(container: Container, worker: Callabl
 
 def test_bad_input_fails_at_once(container: Container, worker: Callable) -> None:
     worker()
-    stream_id = container.jobs.submit("probe", "test_bad_input")
+    stream_id = container.jobs.submit(BAD_INPUT)
     types = terminal_types(container, stream_id)
     assert types == ["probe.requested", "probe.queued", "probe.started", "probe.failed"]
     failed = container.store.read_stream(stream_id)[-1]
@@ -133,7 +138,7 @@ def test_bad_input_fails_at_once(container: Container, worker: Callable) -> None
 
 def test_an_ended_job_runs_again_on_its_own_stream(container: Container, worker: Callable) -> None:
     worker()
-    stream_id = container.jobs.submit("probe", "test_steps", {"steps": 3, "step_seconds": 0.01})
+    stream_id = container.jobs.submit(STEPS, {"steps": 3, "step_seconds": 0.01})
     first = terminal_types(container, stream_id)
     assert first.count("probe.progressed") == 3 and first[-1] == "probe.completed"
     assert container.jobs.rerun(stream_id).run == 2
@@ -160,7 +165,7 @@ def test_an_ended_job_runs_again_on_its_own_stream(container: Container, worker:
 def test_a_running_job_stops_at_its_next_step_when_cancelled(container: Container, worker: Callable) -> None:
     started_steps.clear()
     worker()
-    stream_id = container.jobs.submit("probe", "test_steps", {"steps": 50, "step_seconds": 0.05})
+    stream_id = container.jobs.submit(STEPS, {"steps": 50, "step_seconds": 0.05})
     assert started_steps.wait(10)
     container.jobs.request_cancel(stream_id, "user asked")
     types = terminal_types(container, stream_id)
@@ -171,7 +176,7 @@ def test_a_running_job_stops_at_its_next_step_when_cancelled(container: Containe
 
 
 def test_a_queued_job_is_cancelled_without_running(container: Container, worker: Callable) -> None:
-    stream_id = container.jobs.submit("probe", "test_steps", {"steps": 3})
+    stream_id = container.jobs.submit(STEPS, {"steps": 3})
     container.jobs.request_cancel(stream_id)
     worker()
     container.broker.join("default", timeout=10_000)
@@ -185,7 +190,7 @@ def test_a_shutdown_requeues_the_job_and_it_resumes(
     started_steps.clear()
     runtime = install_runtime(container, engines, "stopping-worker")
     first = worker()
-    stream_id = container.jobs.submit("probe", "test_steps", {"steps": 12, "step_seconds": 0.1})
+    stream_id = container.jobs.submit(STEPS, {"steps": 12, "step_seconds": 0.1})
     assert started_steps.wait(10)
     time.sleep(0.35)
     runtime.stopping.set()

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from quart import Quart
 
-from app.errors import register_error_handlers
-from app.uploads import read_audio_form, require_audio
+from app.http.errors import register_error_handlers
+from app.http.uploads import read_audio_form, require_audio
 from eventstore.media import MediaNotFound, MediaStore
 
 LIMIT = 1024
@@ -31,10 +32,14 @@ def test_media_objects_are_content_addressed_and_idempotent(tmp_path: Path) -> N
 def test_media_objects_can_be_deleted(tmp_path: Path) -> None:
     media = MediaStore(tmp_path / "media")
     digest = media.put(b"RIFF-gone-soon")
-    assert media.delete(digest) and not media.exists(digest)
-    assert not media.delete(digest)
+
+    def remove(name: str) -> int | None:
+        return media.remove_if(name, stored_before=time.time() + 1, unclaimed=lambda _: True)
+
+    assert remove(digest) == 14 and not media.exists(digest)
+    assert remove(digest) is None
     with pytest.raises(ValueError):
-        media.delete("../../etc/passwd")
+        remove("../../etc/passwd")
 
 
 def test_media_digests_cannot_name_other_files(tmp_path: Path) -> None:

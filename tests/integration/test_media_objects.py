@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import Engine
 
 from app.bootstrap import build_projections
-from app.media_library import MediaLibrary
-from app.media_requests import MediaUpload
 from app.projections.media_object_queries import find_object, objects_page
 from app.projections.media_refs import stream_media
+from app.routes.media.library import MediaLibrary
+from app.routes.media.requests import MediaUpload
 from domain.fields import FieldError
 from domain.media_objects import media_stream_id
 from eventstore.media import MediaStore

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from app.bootstrap import Container
-from app.cli import main
-from app.maintenance import start_maintenance
-from app.media_sweep import sweep_unclaimed_media
+from app.cli.main import main
+from app.maintenance.media_sweep import sweep_unclaimed_media
+from app.maintenance.scheduler import start_maintenance
 from eventstore.base import NewEvent
 from eventstore.media import INCOMING_PREFIX, SWEEPING_PREFIX, MediaStore
 

@@ -17,8 +17,8 @@ from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
 from app.bootstrap import Container, bootstrap
+from app.http.application import create_app
 from app.settings import Settings
-from app.web import create_app
 from domain.catalog import ModelFile, ModelVariant
 from domain.models import DownloadProgress
 from migrations.api import upgrade

@@ -16,11 +16,13 @@ from app.projections.jobs import JobsProjection
 from app.projections.stt_records import SttRecordsProjection
 from app.projections.tables import jobs
 from domain.stt_records import RecordDeleted
+from domain.transcription import TRANSCRIPTION
 from eventstore.db import make_engine, sqlite_url
 from eventstore.projections import ProjectionRegistry
 from eventstore.schema import metadata
 from eventstore.sql import SqlEventStore
 from migrations.api import upgrade
+from tests.conftest import probe_kind
 from workflows.jobs import JobRun, JobService, to_new_event
 
 
@@ -39,16 +41,16 @@ def test_rebuild_reproduces_the_projection_tables_exactly(sqlite_engine: Engine)
     projections = build_projections()
     store = SqlEventStore(sqlite_engine, projector=projections)
     service = JobService(store, _NoDispatch())
-    finished = service.submit("probe", "actor", {"steps": 2})
+    finished = service.submit(probe_kind("actor"), {"steps": 2})
     run = JobRun(store, finished, message_id="m1", worker="w1")
     assert run.begin()
     run.progress("one", 50.0)
     run.complete({"ok": True})
-    running = service.submit("probe", "actor")
+    running = service.submit(probe_kind("actor"))
     JobRun(store, running, message_id="m2", worker="w1").begin()
-    cancelled = service.submit("probe", "actor")
+    cancelled = service.submit(probe_kind("actor"))
     service.request_cancel(cancelled, "changed my mind")
-    failed = service.submit("other", "actor")
+    failed = service.submit(probe_kind("actor", "other"))
     failing = JobRun(store, failed, message_id="m3", worker="w2")
     failing.begin()
     failing.fail("boom")
@@ -77,7 +79,7 @@ def test_a_failing_projection_rolls_back_the_append(sqlite_engine: Engine) -> No
     projections.register(Exploding())  # type: ignore[arg-type]
     store = SqlEventStore(sqlite_engine, projector=projections)
     with pytest.raises(RuntimeError, match="projection bug"):
-        JobService(store, _NoDispatch()).submit("probe", "actor")
+        JobService(store, _NoDispatch()).submit(probe_kind("actor"))
     assert store.read_all() == []
     with sqlite_engine.connect() as connection:
         assert connection.execute(select(jobs)).all() == []
@@ -103,8 +105,8 @@ def test_the_media_references_migration_fills_the_table_from_stored_events(tmp_p
     try:
         old_projections = ProjectionRegistry([JobsProjection(), SttRecordsProjection()])
         service = JobService(SqlEventStore(engine, projector=old_projections), _NoDispatch())
-        kept = service.submit("transcription", "transcribe_audio", {"audio": "a" * 64, "model": "m"})
-        gone = service.submit("transcription", "transcribe_audio", {"audio": "b" * 64, "model": "m"})
+        kept = service.submit(TRANSCRIPTION, {"audio": "a" * 64, "model": "m"})
+        gone = service.submit(TRANSCRIPTION, {"audio": "b" * 64, "model": "m"})
         store = SqlEventStore(engine, projector=old_projections)
         store.append(gone, [to_new_event("transcription", RecordDeleted())])
         service.request_cancel(gone)  # a late event of the deleted stream

@@ -12,7 +12,7 @@ import pytest
 
 from app.bootstrap import Container
 from domain.catalog import find_variant
-from domain.speech import SpeechChunkSynthesized, SpeechParams
+from domain.speech import SPEECH, SpeechChunkSynthesized, SpeechParams
 from eventstore.base import RecordedEvent
 from tests.integration.conftest import (
     finish_after_restart,
@@ -23,7 +23,6 @@ from tests.wer import word_error_rate
 from workers.engines.audio import decode_audio, encode_audio
 from workers.engines.base import SAMPLE_RATE
 from workers.engines.registry import EngineRegistry
-from workers.speech_jobs import SPEECH_ACTOR
 
 pytestmark = pytest.mark.usefixtures("runtime")
 
@@ -44,7 +43,7 @@ CHUNK = "speech.chunk_synthesized"
 
 def submit(container: Container, text: str, **fields: Any) -> str:
     params = SpeechParams(input=text, **{"model": PIPER, **fields})
-    return str(container.jobs.submit("speech", SPEECH_ACTOR, params.model_dump(mode="json")))
+    return str(container.jobs.submit(SPEECH, params.model_dump(mode="json")))
 
 
 def chunks_of(events: list[RecordedEvent]) -> list[SpeechChunkSynthesized]:
@@ -171,3 +170,46 @@ def test_a_job_redelivered_after_a_crash_resumes_without_duplicating_chunks(
     assert sorted(path.name for path in stored) == sorted(c.media for c in chunks)
     result = events[-1].data["result"]
     assert result["chunk_count"] == 12 and result["sample_count"] == sum(c.sample_count for c in chunks)
+
+
+def test_a_compressed_format_is_encoded_by_the_worker_not_the_web_process(
+    container: Container, worker: Callable[[], dramatiq.Worker], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MP3 chunks for a stream, one MP3 for a whole body: the worker stores them, and the web
+    process's readers only read them back (its encoder is never called)."""
+    from app.routes.speech import stream
+
+    worker()
+    streamed = submit(container, PLAIN_TEXT, audio_format="mp3", response_format="mp3", stream=True)
+    whole = submit(container, PLAIN_TEXT, audio_format="mp3", response_format="mp3")
+    streamed_events, whole_events = (
+        wait_for_terminal(container, streamed),
+        wait_for_terminal(container, whole),
+    )
+    chunks = chunks_of(streamed_events)
+    assert len(chunks) == 3 and all(chunk.encoded for chunk in chunks)
+    assert not any(chunk.encoded for chunk in chunks_of(whole_events))
+    result = whole_events[-1].data["result"]
+    assert streamed_events[-1].data["result"].get("encoded_audio") is None
+
+    def no_encoder(*args: object) -> bytes:
+        raise AssertionError("the web process encoded audio")
+
+    monkeypatch.setattr(stream, "encode_audio", no_encoder)
+    for chunk in chunks:
+        mp3 = stream.chunk_audio(container.media, chunk, "mp3")
+        assert mp3[:3] == b"ID3" or mp3[0] == 0xFF
+        assert decode_audio_bytes(mp3).size > 0
+    body = stream.whole_audio(container.media, chunks_of(whole_events), result, "mp3")
+    decoded = decode_audio_bytes(body)
+    expected = sum(chunk.sample_count for chunk in chunks_of(whole_events)) / PIPER_RATE
+    assert decoded.size / SAMPLE_RATE == pytest.approx(expected, abs=0.15)
+
+
+def decode_audio_bytes(data: bytes) -> np.ndarray:
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".mp3") as file:
+        file.write(data)
+        file.flush()
+        return decode_audio(file.name)

@@ -18,7 +18,7 @@ import pytest
 from app.bootstrap import Container
 from app.projections.media_refs import stream_media, unclaimed
 from app.projections.speech_record_queries import find_record, records_page
-from domain.speech import SpeechChunkSynthesized, SpeechParams
+from domain.speech import SPEECH, SpeechChunkSynthesized, SpeechParams
 from domain.speech_records import TEXT_TO_SPEECH, VOICE_CLONE
 from domain.stt_records import RecordDeleted
 from eventstore.base import RecordedEvent
@@ -28,7 +28,6 @@ from tests.integration.conftest import (
     wait_for_terminal,
 )
 from workers.engines.registry import EngineRegistry
-from workers.speech_jobs import SPEECH_ACTOR
 from workflows.jobs import to_new_event
 
 pytestmark = pytest.mark.usefixtures("runtime")
@@ -45,7 +44,7 @@ def submit(container: Container, text: str, *, record: bool = True, **fields: An
     if record:
         values.update(record=True, family=fields.get("family", TEXT_TO_SPEECH))
     params = SpeechParams(**values)
-    return str(container.jobs.submit("speech", SPEECH_ACTOR, params.model_dump(mode="json")))
+    return str(container.jobs.submit(SPEECH, params.model_dump(mode="json")))
 
 
 def chunks_of(events: list[RecordedEvent]) -> list[SpeechChunkSynthesized]:

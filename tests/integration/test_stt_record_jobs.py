@@ -18,10 +18,9 @@ import numpy as np
 import pytest
 
 from app.bootstrap import Container
-from domain.diarization import ACTOR as DIARIZE_ACTOR
-from domain.diarization import DiarizationParams, SpeakersAttributed, SpeakersFound
+from domain.diarization import DIARIZATION, DiarizationParams, SpeakersAttributed, SpeakersFound
 from domain.events import DomainEvent
-from domain.transcription import TRANSCRIBE_ACTOR, SegmentTranscribed, TranscriptionParams
+from domain.transcription import TRANSCRIPTION, SegmentTranscribed, TranscriptionParams
 from eventstore.base import RecordedEvent
 from tests.conftest import JFK, JFK_TEXT
 from tests.integration.conftest import wait_for_events, wait_for_terminal
@@ -66,12 +65,12 @@ def submit_record(container: Container, audio: bytes, **options: Any) -> str:
     params = TranscriptionParams(
         audio=container.media.put(audio), model="Whisper-Tiny.en", record=True, **options
     )
-    return container.jobs.submit("transcription", TRANSCRIBE_ACTOR, params.model_dump())
+    return container.jobs.submit(TRANSCRIPTION, params.model_dump())
 
 
 def submit_diarization(container: Container, audio: bytes, **options: Any) -> str:
     params = DiarizationParams(audio=container.media.put(audio), model="Resemblyzer", **options)
-    return container.jobs.submit("diarization", DIARIZE_ACTOR, params.model_dump())
+    return container.jobs.submit(DIARIZATION, params.model_dump())
 
 
 def kinds(events: list[RecordedEvent]) -> list[str]:

@@ -13,6 +13,7 @@ from app.bootstrap import build_projections
 from app.projections.media_refs import stream_media, unclaimed
 from app.projections.stt_record_queries import find_record, records_page
 from domain.diarization import (
+    DIARIZATION,
     DiarizationParams,
     SpeakersAttributed,
     SpeakersFound,
@@ -21,7 +22,13 @@ from domain.diarization import (
 )
 from domain.stt_records import JOB_KINDS, RecordDeleted, RecordUpdated
 from domain.summaries import SummaryCompleted, SummaryFailed, SummaryGenerated, SummaryRequested
-from domain.transcription import LanguageDetected, SegmentTranscribed, TranscriptionParams, WordTiming
+from domain.transcription import (
+    TRANSCRIPTION,
+    LanguageDetected,
+    SegmentTranscribed,
+    TranscriptionParams,
+    WordTiming,
+)
 from eventstore.projections import ProjectionRegistry
 from eventstore.sql import SqlEventStore
 from workflows.jobs import JobRun, JobService, to_new_event
@@ -46,15 +53,11 @@ class Records:
 
     def transcription(self, job_id: str, **params: Any) -> str:
         values: dict[str, Any] = {"audio": DIGEST, "model": "Whisper-Tiny.en", "record": True, **params}
-        return self.jobs.submit(
-            "transcription", "transcribe_audio", TranscriptionParams(**values).model_dump(), job_id=job_id
-        )
+        return self.jobs.submit(TRANSCRIPTION, TranscriptionParams(**values).model_dump(), job_id=job_id)
 
     def diarization(self, job_id: str, **params: Any) -> str:
         values: dict[str, Any] = {"audio": DIGEST, "model": "Resemblyzer", **params}
-        return self.jobs.submit(
-            "diarization", "diarize_audio", DiarizationParams(**values).model_dump(), job_id=job_id
-        )
+        return self.jobs.submit(DIARIZATION, DiarizationParams(**values).model_dump(), job_id=job_id)
 
     def run(self, stream_id: str) -> JobRun:
         run = JobRun(self.store, stream_id, message_id=f"m-{stream_id}", worker="w1")

@@ -12,7 +12,7 @@ from app.bootstrap import Container
 from domain.catalog import BUILTIN
 from domain.events import deterministic_event_id
 from domain.summaries import SummaryGenerated
-from domain.transcription import TRANSCRIBE_ACTOR, TranscriptionParams
+from domain.transcription import TRANSCRIPTION, TranscriptionParams
 from eventstore.base import RecordedEvent
 from tests.conftest import JFK
 from tests.integration.conftest import wait_for_events
@@ -30,7 +30,7 @@ def submit_record(container: Container, **options: Any) -> str:
     params = TranscriptionParams(
         audio=container.media.put(JFK.read_bytes()), model="Whisper-Tiny.en", record=True, **options
     )
-    return container.jobs.submit("transcription", TRANSCRIBE_ACTOR, params.model_dump())
+    return container.jobs.submit(TRANSCRIPTION, params.model_dump())
 
 
 def verbs(events: list[RecordedEvent]) -> list[str]:

@@ -13,8 +13,8 @@ import pytest
 from app.bootstrap import Container
 from domain.events import DomainEvent
 from domain.transcription import (
-    ALIGN_ACTOR,
-    TRANSCRIBE_ACTOR,
+    ALIGNMENT,
+    TRANSCRIPTION,
     AlignmentParams,
     SegmentTranscribed,
     TranscriptionParams,
@@ -33,7 +33,7 @@ pytestmark = pytest.mark.usefixtures("runtime")
 
 def submit_transcription(container: Container, audio: bytes, **options: Any) -> str:
     params = TranscriptionParams(audio=container.media.put(audio), model="Whisper-Tiny.en", **options)
-    return container.jobs.submit("transcription", TRANSCRIBE_ACTOR, params.model_dump())
+    return container.jobs.submit(TRANSCRIPTION, params.model_dump())
 
 
 def segments_of(events: list[RecordedEvent]) -> list[SegmentTranscribed]:
@@ -180,8 +180,8 @@ def test_an_alignment_job(container: Container, worker: Callable) -> None:
     digest = container.media.put(JFK.read_bytes())
     good = AlignmentParams(audio=digest, text=JFK_TEXT, model="PocketSphinx-en-us")
     french = AlignmentParams(audio=digest, text=JFK_TEXT, model="PocketSphinx-en-us", language="French")
-    good_id = container.jobs.submit("alignment", ALIGN_ACTOR, good.model_dump())
-    french_id = container.jobs.submit("alignment", ALIGN_ACTOR, french.model_dump())
+    good_id = container.jobs.submit(ALIGNMENT, good.model_dump())
+    french_id = container.jobs.submit(ALIGNMENT, french.model_dump())
 
     result = wait_for_terminal(container, good_id)[-1].data["result"]
     assert [a["word"] for a in result["alignments"]] == JFK_TEXT.split()

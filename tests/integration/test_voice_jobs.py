@@ -5,6 +5,7 @@ reference that speech generation reads, and the clip's measured length."""
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from collections.abc import Callable
 
 import numpy as np
@@ -12,16 +13,18 @@ import pytest
 from sqlalchemy import Engine
 
 from app.bootstrap import Container, build_projections
-from app.errors import ApiError
+from app.http.errors import ApiError
+from app.http.uploads import AudioForm
 from app.projections.media_refs import stream_media, unclaimed
 from app.projections.saved_voice_queries import find_voice, voices_page
-from app.saved_voices import SavedVoiceReference, saved_voice_reference
-from app.uploads import AudioForm
-from app.voice_requests import audio_seconds, read_voice_source
+from app.routes.voices.requests import read_voice_source
+from app.routes.voices.saved_voices import SavedVoiceReference, saved_voice_reference
+from domain.audio_checks import AUDIO_CHECK, AudioCheckParams
 from domain.events import stream_id
+from domain.speech import SPEECH
 from domain.voices import (
     CATEGORY,
-    TRANSCRIBE_ACTOR,
+    VOICE_TRANSCRIPTION,
     VoiceDeleted,
     VoiceSaved,
     VoiceTranscriptionParams,
@@ -32,6 +35,7 @@ from tests.conftest import JFK, JFK_TEXT
 from tests.integration.conftest import wait_for_terminal
 from tests.wer import word_error_rate
 from workers import audio_windows
+from workers.audio_check_jobs import audio_seconds
 from workers.engines.audio import AudioDecodeError, encode_audio
 from workflows.jobs import JobRun, JobService, to_new_event
 
@@ -50,7 +54,7 @@ def params(digest: str, name: str = "JFK", **extra: object) -> VoiceTranscriptio
 
 
 def submit(container: Container, voice_id: str, job: VoiceTranscriptionParams) -> str:
-    return container.jobs.submit(CATEGORY, TRANSCRIBE_ACTOR, job.model_dump(mode="json"), job_id=voice_id)
+    return container.jobs.submit(VOICE_TRANSCRIPTION, job.model_dump(mode="json"), job_id=voice_id)
 
 
 def reference(container: Container, voice_id: str) -> SavedVoiceReference:
@@ -144,13 +148,11 @@ def test_the_projection_rebuilds_identically_and_deletion_releases_the_audio(
     save(store, "twin", shared)
     save(store, "gone", own)
     service = JobService(store, _NoDispatch())
-    job = service.submit(
-        CATEGORY, TRANSCRIBE_ACTOR, params(transcribed).model_dump(mode="json"), job_id="job"
-    )
+    job = service.submit(VOICE_TRANSCRIPTION, params(transcribed).model_dump(mode="json"), job_id="job")
     run = JobRun(store, job, message_id="m1", worker="w1")
     assert run.begin()
     run.complete({"reference_text": "Ask not.", "language": "en"})
-    failing = service.submit(CATEGORY, TRANSCRIBE_ACTOR, params(own).model_dump(mode="json"), job_id="bad")
+    failing = service.submit(VOICE_TRANSCRIPTION, params(own).model_dump(mode="json"), job_id="bad")
     bad = JobRun(store, failing, message_id="m2", worker="w1")
     bad.begin()
     bad.fail("no speech", "invalid_request_error", "reference_text")
@@ -197,17 +199,33 @@ def test_a_deleted_or_unknown_voice_is_a_404(container: Container) -> None:
         assert (missing.value.status, missing.value.param) == (404, "saved_voice_id")
 
 
-def test_the_clip_length_is_measured_and_non_audio_refused() -> None:
-    assert audio_seconds(JFK.read_bytes()) == pytest.approx(11.0, abs=0.05)
-    with pytest.raises(AudioDecodeError):
-        audio_seconds(b"this is plain text, not audio at all" * 20)
+@pytest.mark.usefixtures("runtime")
+def test_the_clip_length_is_measured_and_non_audio_refused(container: Container, worker: Callable) -> None:
+    """A worker decodes an uploaded clip (an ``audio_check`` job): the web process never runs FFmpeg."""
+    worker()
+    clip = container.jobs.submit(
+        AUDIO_CHECK, AudioCheckParams(media_digest=container.media.put(JFK.read_bytes()))
+    )
+    text = container.media.put(b"this is plain text, not audio at all" * 20)
+    refused = container.jobs.submit(AUDIO_CHECK, AudioCheckParams(media_digest=text, field="file"))
+    measured = wait_for_terminal(container, clip)[-1]
+    assert measured.type == "audiocheck.completed"
+    assert measured.data["result"]["duration_secs"] == pytest.approx(11.0, abs=0.05)
+    failed = wait_for_terminal(container, refused)[-1]
+    assert failed.type == "audiocheck.failed"
+    assert (failed.data["error_type"], failed.data["param"]) == ("invalid_request_error", "file")
+    assert "not usable" in failed.data["error"]
+    with pytest.raises(AudioDecodeError), tempfile.NamedTemporaryFile() as file:
+        file.write(b"this is plain text, not audio at all" * 20)
+        file.flush()
+        audio_seconds(file.name)
 
 
 def test_a_voice_from_a_speech_record_needs_a_finished_record(container: Container) -> None:
     """A record still queued is a 400; an unknown one, or one of another family, a 404 (the ready
     case runs on a real server: tests/e2e/test_voices_routes.py)."""
     record = {"model": "Piper-Joe-Medium", "input": "Hello.", "record": True, "family": "text_to_speech"}
-    container.jobs.submit("speech", "synthesize_speech", record, job_id="queued-record")
+    container.jobs.submit(SPEECH, record, job_id="queued-record")
 
     def source(**fields: str) -> object:
         request = voice_request({"name": "From a record", **fields})

@@ -6,14 +6,14 @@ from typing import Any
 
 import pytest
 
-from app.chat_request import (
+from app.http.errors import ApiError
+from app.routes.chat.requests import (
     FieldNames,
     generation_params,
     normalize_messages,
     parse_chat_request,
     tool_params,
 )
-from app.errors import ApiError
 from domain.catalog import ModelVariant, find_variant
 from domain.fields import FieldError
 

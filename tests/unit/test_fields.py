@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from quart import Quart, request
 
-from app.errors import register_error_handlers
+from app.http.errors import register_error_handlers
 from domain.fields import FieldError, choice, optional_bool, optional_int, optional_number, optional_str
 
 

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from app.errors import ApiError, envelope
-from app.pagination import clamp_limit, decode_cursor, encode_cursor, page
-from app.sse import HEARTBEAT, sse_frame, wants_event_stream, with_heartbeats
+from app.http.errors import ApiError, envelope
+from app.http.pagination import clamp_limit, decode_cursor, encode_cursor, page
+from app.http.sse import HEARTBEAT, sse_frame, wants_event_stream, with_heartbeats
 
 
 def test_cursor_round_trip_and_rejection() -> None:

@@ -6,8 +6,8 @@ import base64
 
 import pytest
 
-from app.errors import ApiError
-from app.media_requests import checked_media_type, extension_for, media_upload, split_data_url
+from app.http.errors import ApiError
+from app.routes.media.requests import checked_media_type, extension_for, media_upload, split_data_url
 from domain.fields import FieldError
 
 FLAC = b"fLaC" + bytes(20)

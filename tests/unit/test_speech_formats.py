@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from app.speech_stream import bounded
+from app.routes.speech.stream import bounded
 from domain.catalog import find_variant
 from domain.fields import FieldError
 from domain.speech import (

@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
-from app.routes.removed_routes import current_route
-from app.stt_record_requests import audio_content_type, model_field, refuse_saa_options
+from app.http.uploads import audio_content_type
+from app.routes.stt_records.removed import current_route
+from app.routes.stt_records.requests import model_field, refuse_saa_options
 from domain.fields import FieldError
 from domain.stt_records import (
     RecordDeleted,
     RecordUpdated,
-    actor,
-    category,
     job_kind,
+    job_of,
     merge_labels,
     record_json,
     record_update,
@@ -47,13 +47,13 @@ def test_unknown_job_kinds_name_the_field(value: object, allow_all: bool) -> Non
 
 
 def test_each_kind_has_its_stream_category_and_actor() -> None:
-    assert [category(k) for k in ("transcription", "speaker_attributed_asr", "diarization")] == [
+    assert [job_of(k).category for k in ("transcription", "speaker_attributed_asr", "diarization")] == [
         "transcription",
         "transcription",
         "diarization",
     ]
-    assert actor("speaker_attributed_asr") == "transcribe_audio"
-    assert actor("diarization") == "diarize_audio"
+    assert job_of("speaker_attributed_asr").actor == "transcribe_audio"
+    assert job_of("diarization").actor == "diarize_audio"
 
 
 # --- edits ------------------------------------------------------------------------------

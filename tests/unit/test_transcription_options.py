@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from app.errors import ApiError
-from app.routes.transcriptions import TranscriptionOptions
+from app.http.errors import ApiError
+from app.routes.transcriptions.routes import TranscriptionOptions
 from domain.fields import FieldError
 
 

@@ -1,0 +1,1 @@
+"""Scheduled upkeep of the web process: the sweep of unclaimed media files."""

@@ -1,0 +1,1 @@
+"""What the route families do alike to the streams they keep: deleting one."""

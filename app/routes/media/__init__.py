@@ -1,0 +1,1 @@
+"""Media objects addressed by path (``/v1/media``)."""

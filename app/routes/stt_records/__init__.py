@@ -1,0 +1,1 @@
+"""Persisted speech-to-text and diarization records."""

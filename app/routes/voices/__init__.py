@@ -1,0 +1,1 @@
+"""Saved voices: reusable voice-clone references."""
