@@ -112,3 +112,21 @@ def test_terminal_events_are_the_kinds_own() -> None:
     assert not DIARIZATION.is_terminal("transcription.completed")
     assert not DIARIZATION.is_terminal("diarization.cancel_requested")
     assert DiarizationParams.model_fields["record"].default is True
+
+
+def test_every_route_family_is_served() -> None:
+    from app.routes import route_blueprints
+
+    assert {blueprint.name for blueprint in route_blueprints()} == {
+        "chat",
+        "responses",
+        "events",
+        "health",
+        "media",
+        "models",
+        "speech",
+        "speech_records",
+        "stt_records",
+        "transcriptions",
+        "voices",
+    }
