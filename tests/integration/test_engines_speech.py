@@ -13,7 +13,7 @@ import pytest
 from domain.catalog import find_variant
 from tests.conftest import JFK, JFK_TEXT
 from tests.recordings import PAUSE_SECONDS, TWO_SENTENCES_TEXT, noise, seconds, silence, two_sentences
-from tests.two_speakers import STEREO
+from tests.two_speakers import LEFT_SENTENCE, STEREO
 from tests.wer import normalize, word_error_rate
 from workers.engines.alignment import PocketSphinxAligner, WhisperWordAligner
 from workers.engines.audio import (
@@ -338,6 +338,13 @@ def test_alignment_of_the_reference(aligner: ForcedAligner, jfk: Audio) -> None:
     assert 1.2 <= americans.start <= 2.0 and 1.9 <= americans.end <= 2.6, americans
     assert words[-1].start >= 9.5 and words[-1].end <= JFK_SECONDS
     assert words[0].start < 0.8
+
+
+def test_alignment_does_not_depend_on_what_was_aligned_before(aligner: ForcedAligner, jfk: Audio) -> None:
+    first = aligner.align(jfk, JFK_TEXT)
+    assert aligner.align(jfk, JFK_TEXT) == first
+    aligner.align(decode_audio(STEREO, channel=0), LEFT_SENTENCE)
+    assert aligner.align(jfk, JFK_TEXT) == first
 
 
 def test_alignment_survives_unknown_words_and_extra_text(aligner: ForcedAligner, jfk: Audio) -> None:
