@@ -18,6 +18,8 @@ from workers.engines.base import SAMPLE_RATE, Audio
 PAUSE_SECONDS = 3.0
 TWO_SENTENCES_TEXT = f"{JFK_TEXT} {LEFT_SENTENCE}"
 """What ``two_sentences`` says."""
+TWO_SENTENCES_SECONDS = 19.0
+"""How long ``two_sentences`` is: 11 s of JFK, the pause, 5 s of the wizard sentence."""
 
 
 def seconds(samples: Audio) -> float:

@@ -12,7 +12,15 @@ import pytest
 
 from domain.catalog import find_variant
 from tests.conftest import JFK, JFK_TEXT
-from tests.recordings import PAUSE_SECONDS, TWO_SENTENCES_TEXT, noise, seconds, silence, two_sentences
+from tests.recordings import (
+    PAUSE_SECONDS,
+    TWO_SENTENCES_SECONDS,
+    TWO_SENTENCES_TEXT,
+    noise,
+    seconds,
+    silence,
+    two_sentences,
+)
 from tests.two_speakers import LEFT_SENTENCE, STEREO
 from tests.wer import normalize, word_error_rate
 from workers.engines.alignment import PocketSphinxAligner, WhisperWordAligner
@@ -255,7 +263,8 @@ def test_speech_on_either_side_of_a_pause_is_never_one_segment(tiny_en: WhisperE
     audio = two_sentences()
     info, found = tiny_en.transcribe(audio, word_timestamps=True)
     segments = list(found)
-    assert info.duration == pytest.approx(seconds(audio), abs=0.1)
+    assert seconds(audio) == TWO_SENTENCES_SECONDS
+    assert info.duration == pytest.approx(TWO_SENTENCES_SECONDS, abs=0.1)
     assert word_error_rate(TWO_SENTENCES_TEXT, " ".join(s.text for s in segments)) <= 0.10
     pause_start, pause_end = JFK_SECONDS, JFK_SECONDS + PAUSE_SECONDS
     assert not [s for s in segments if s.start < pause_start and s.end > pause_end], segments

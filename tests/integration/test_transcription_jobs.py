@@ -29,7 +29,7 @@ from domain.transcription import (
 from eventstore.base import RecordedEvent
 from tests.conftest import JFK, JFK_TEXT
 from tests.integration.conftest import wait_for_terminal
-from tests.recordings import TWO_SENTENCES_TEXT, encoded, noise, silence, two_sentences
+from tests.recordings import TWO_SENTENCES_SECONDS, TWO_SENTENCES_TEXT, encoded, noise, silence, two_sentences
 from tests.wer import word_error_rate
 from workers.engines.audio import decode_audio
 from workers.transcription_jobs import transcribe_audio
@@ -74,7 +74,7 @@ def test_segments_are_recorded_as_decoding_goes(
     result = events[-1].data["result"]
     assert result["text"] == transcript_text(segments)
     assert word_error_rate(TWO_SENTENCES_TEXT, result["text"]) < 0.1
-    assert result["language"] == "en" and result["duration"] == pytest.approx(19.0, abs=0.05)
+    assert result["language"] == "en" and result["duration"] == pytest.approx(TWO_SENTENCES_SECONDS, abs=0.05)
     assert result["segment_count"] == segment_count and "segments" not in result
     assert result["processing_time_ms"] > 0 and result["rtf"] > 0
     previous_end = 0.0
