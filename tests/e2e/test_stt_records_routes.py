@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import JFK, JFK_TEXT
 from tests.e2e.conftest import SautiServer, SSEFrame, iter_sse, read_sse, stream_events, wait_until
+from tests.recordings import TWO_SENTENCES_SECONDS, TWO_SENTENCES_TEXT, encoded, two_sentences
 from tests.two_speakers import STEREO, assert_each_sentence_has_one_speaker
 from tests.wer import word_error_rate
 from workers.engines.audio import decode_audio, encode_audio
@@ -128,49 +129,56 @@ def follow(server: SautiServer, api: httpx.Client, created: httpx.Response, path
 
 
 @pytest.fixture(scope="module")
-def jfk(sauti_server: SautiServer, api: httpx.Client) -> Followed:
-    """JFK uploaded as multipart and followed to ready."""
-    created = create(api, title="Inaugural", model=MODEL, language="en")
+def spoken_flac() -> bytes:
+    """Two sentences with a pause between (``tests.recordings.two_sentences``) as FLAC: several
+    segments on any CPU, where jfk.flac alone is one or two."""
+    return encoded(two_sentences(), "flac")
+
+
+@pytest.fixture(scope="module")
+def spoken(sauti_server: SautiServer, api: httpx.Client, spoken_flac: bytes) -> Followed:
+    """The two sentences uploaded as multipart and followed to ready."""
+    created = create(api, spoken_flac, "spoken.flac", title="Inaugural", model=MODEL, language="en")
     return follow(sauti_server, api, created)
 
 
 # --- creating and following a transcription ---------------------------------------------
 
 
-def test_a_multipart_upload_is_queued_then_followed_to_ready(jfk: Followed) -> None:
-    record = jfk.record
-    assert jfk.created.headers["location"] == f"{JOBS}/{record['id']}"
+def test_a_multipart_upload_is_queued_then_followed_to_ready(spoken: Followed) -> None:
+    record = spoken.record
+    assert spoken.created.headers["location"] == f"{JOBS}/{record['id']}"
     assert record["object"] == "speech_to_text.job" and record["job_kind"] == "transcription"
     assert record["processing_status"] in ("queued", "processing")
     assert (record["title"], record["filename"], record["content_type"]) == (
         "Inaugural",
-        "jfk.flac",
+        "spoken.flac",
         "audio/flac",
     )
     assert record["model"] == MODEL and record["summary_status"] == "none"
 
-    types = [frame.event for frame in jfk.frames]
+    types = [frame.event for frame in spoken.frames]
     assert types[0] == "transcription.requested" and types[-1] == "transcription.completed"
     assert (
         "transcription.language_detected" in types and types.count("transcription.segment_transcribed") >= 2
     )
-    ids = [int(frame.id or 0) for frame in jfk.frames]
+    ids = [int(frame.id or 0) for frame in spoken.frames]
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
-    assert jfk.frames[-1].json()["stream_id"] == f"transcription-{record['id']}"
+    assert spoken.frames[-1].json()["stream_id"] == f"transcription-{record['id']}"
 
 
-def test_polling_shows_monotonic_progress_to_100(jfk: Followed) -> None:
-    assert jfk.progress, "the record was never polled"
-    assert jfk.progress == sorted(jfk.progress)
-    assert all(0.0 <= value <= 100.0 for value in jfk.progress)
-    assert jfk.final["progress"] == 100.0
+def test_polling_shows_monotonic_progress_to_100(spoken: Followed) -> None:
+    assert spoken.progress, "the record was never polled"
+    assert spoken.progress == sorted(spoken.progress)
+    assert all(0.0 <= value <= 100.0 for value in spoken.progress)
+    assert spoken.final["progress"] == 100.0
 
 
-def test_the_ready_record_has_the_transcript_and_its_words(jfk: Followed) -> None:
-    final = jfk.final
+def test_the_ready_record_has_the_transcript_and_its_words(spoken: Followed) -> None:
+    final = spoken.final
     assert final["processing_status"] == "ready" and final["error"] is None
-    assert word_error_rate(JFK_TEXT, final["text"]) <= MAX_WER
-    assert final["language"] == "en" and final["duration"] == pytest.approx(11.0, abs=0.1)
+    assert word_error_rate(TWO_SENTENCES_TEXT, final["text"]) <= MAX_WER
+    assert final["language"] == "en" and final["duration"] == pytest.approx(TWO_SENTENCES_SECONDS, abs=0.1)
     assert final["completed_at"] >= final["created_at"] and final["processing_time_ms"] > 0
     segments = final["segments"]
     assert len(segments) >= 2 and [s["id"] for s in segments] == list(range(len(segments)))
@@ -180,16 +188,16 @@ def test_the_ready_record_has_the_transcript_and_its_words(jfk: Followed) -> Non
     assert final["speakers"] == [] and final["speaker_turns"] == []
 
 
-def test_sse_resumes_after_last_event_id(api: httpx.Client, jfk: Followed) -> None:
-    middle = len(jfk.frames) // 2
+def test_sse_resumes_after_last_event_id(api: httpx.Client, spoken: Followed) -> None:
+    middle = len(spoken.frames) // 2
     resumed = read_sse(
         api,
-        f"{JOBS}/{jfk.record['id']}/events",
+        f"{JOBS}/{spoken.record['id']}/events",
         params={"until": "terminal"},
-        last_event_id=jfk.frames[middle].id,
+        last_event_id=spoken.frames[middle].id,
     )
-    assert [f.id for f in resumed] == [f.id for f in jfk.frames[middle + 1 :]]
-    page = api.get(f"{JOBS}/{jfk.record['id']}/events", params={"limit": 2}).json()
+    assert [f.id for f in resumed] == [f.id for f in spoken.frames[middle + 1 :]]
+    page = api.get(f"{JOBS}/{spoken.record['id']}/events", params={"limit": 2}).json()
     assert [event["type"] for event in page["records"]] == ["transcription.requested", "transcription.queued"]
     assert page["pagination"]["has_more"] is True
 
@@ -220,7 +228,7 @@ def test_stream_true_answers_with_the_job_events(api: httpx.Client) -> None:
 # --- listing ----------------------------------------------------------------------------
 
 
-def test_lists_page_with_a_cursor_and_filter_by_kind(api: httpx.Client, jfk: Followed) -> None:
+def test_lists_page_with_a_cursor_and_filter_by_kind(api: httpx.Client, spoken: Followed) -> None:
     second = create(api, model=MODEL)
     assert second.status_code == 202, second.text
     first_page = api.get(JOBS, params={"limit": 1})
@@ -240,7 +248,7 @@ def test_lists_page_with_a_cursor_and_filter_by_kind(api: httpx.Client, jfk: Fol
         more = api.get(JOBS, params={"limit": 2, "cursor": cursor}).json()
         seen += [r["id"] for r in more["records"]]
         cursor = more["pagination"]["next_cursor"]
-    assert jfk.record["id"] in seen and len(seen) == len(set(seen))
+    assert spoken.record["id"] in seen and len(seen) == len(set(seen))
 
     everything = api.get(JOBS, params={"limit": 1000, "job_kind": "all"}).json()
     assert everything["pagination"]["limit"] == 500
@@ -248,16 +256,16 @@ def test_lists_page_with_a_cursor_and_filter_by_kind(api: httpx.Client, jfk: Fol
     kinds = {r["job_kind"] for r in api.get(JOBS, params={"job_kind": "transcription"}).json()["records"]}
     assert kinds == {"transcription"}
     diarizations = api.get(JOBS, params={"job_kind": "diarization"}).json()["records"]
-    assert jfk.record["id"] not in [r["id"] for r in diarizations]
-    assert jfk.record["id"] not in [r["id"] for r in api.get(DIARIZATIONS).json()["records"]]
+    assert spoken.record["id"] not in [r["id"] for r in diarizations]
+    assert spoken.record["id"] not in [r["id"] for r in api.get(DIARIZATIONS).json()["records"]]
     assert api.get(JOBS, params={"job_kind": "saa"}).status_code == 200
     assert_error(api.get(JOBS, params={"job_kind": "tts"}), 400, "job_kind")
     assert_error(api.get(DIARIZATIONS, params={"job_kind": "transcription"}), 400, "job_kind")
     assert_error(api.get(JOBS, params={"cursor": "not-a-cursor"}), 400, "cursor")
 
 
-def test_job_kind_disambiguates_one_record(api: httpx.Client, jfk: Followed) -> None:
-    record_id = jfk.record["id"]
+def test_job_kind_disambiguates_one_record(api: httpx.Client, spoken: Followed) -> None:
+    record_id = spoken.record["id"]
     assert api.get(f"{JOBS}/{record_id}", params={"job_kind": "transcription"}).status_code == 200
     assert_error(api.get(f"{JOBS}/{record_id}", params={"job_kind": "diarization"}), 404)
     assert_error(api.get(f"{JOBS}/{record_id}", params={"job_kind": "saa"}), 404)
@@ -268,11 +276,11 @@ def test_job_kind_disambiguates_one_record(api: httpx.Client, jfk: Followed) -> 
 # --- editing and downloading ------------------------------------------------------------
 
 
-def test_edits_change_only_what_the_kind_allows(api: httpx.Client, jfk: Followed) -> None:
-    path = f"{JOBS}/{jfk.record['id']}"
+def test_edits_change_only_what_the_kind_allows(api: httpx.Client, spoken: Followed) -> None:
+    path = f"{JOBS}/{spoken.record['id']}"
     renamed = api.patch(path, json={"title": "Ask not"})
     assert renamed.status_code == 200, renamed.text
-    assert renamed.json()["title"] == "Ask not" and renamed.json()["text"] == jfk.final["text"]
+    assert renamed.json()["title"] == "Ask not" and renamed.json()["text"] == spoken.final["text"]
     edited = api.put(path, json={"text": "Ask not what your country can do for you."})
     assert edited.status_code == 200, edited.text
     assert (edited.json()["text"], edited.json()["title"]) == (
@@ -283,17 +291,19 @@ def test_edits_change_only_what_the_kind_allows(api: httpx.Client, jfk: Followed
     assert_error(api.patch(path, json={"processing_status": "failed"}), 400, "processing_status")
     assert_error(api.patch(path, json={}), 400)
     assert_error(api.patch(path, content=b"title=x", headers={"content-type": "text/plain"}), 415)
-    types = [e["type"] for e in stream_events(api, f"transcription-{jfk.record['id']}")]
+    types = [e["type"] for e in stream_events(api, f"transcription-{spoken.record['id']}")]
     assert types.count("transcription.record_updated") == 2
 
 
-def test_the_audio_downloads_whole_or_by_range(api: httpx.Client, jfk: Followed) -> None:
-    original = JFK.read_bytes()
-    whole = api.get(f"{JOBS}/{jfk.record['id']}/audio")
+def test_the_audio_downloads_whole_or_by_range(
+    api: httpx.Client, spoken: Followed, spoken_flac: bytes
+) -> None:
+    original = spoken_flac
+    whole = api.get(f"{JOBS}/{spoken.record['id']}/audio")
     assert whole.status_code == 200 and whole.content == original
     assert whole.headers["content-type"] == "audio/flac" and whole.headers["accept-ranges"] == "bytes"
-    assert "jfk.flac" in whole.headers["content-disposition"]
-    part = api.get(f"{JOBS}/{jfk.record['id']}/audio", headers={"Range": "bytes=100-199"})
+    assert "spoken.flac" in whole.headers["content-disposition"]
+    part = api.get(f"{JOBS}/{spoken.record['id']}/audio", headers={"Range": "bytes=100-199"})
     assert part.status_code == 206
     assert part.headers["content-range"] == f"bytes 100-199/{len(original)}"
     assert part.content == original[100:200]

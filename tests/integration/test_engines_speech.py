@@ -12,7 +12,16 @@ import pytest
 
 from domain.catalog import find_variant
 from tests.conftest import JFK, JFK_TEXT
-from tests.two_speakers import STEREO
+from tests.recordings import (
+    PAUSE_SECONDS,
+    TWO_SENTENCES_SECONDS,
+    TWO_SENTENCES_TEXT,
+    noise,
+    seconds,
+    silence,
+    two_sentences,
+)
+from tests.two_speakers import LEFT_SENTENCE, STEREO
 from tests.wer import normalize, word_error_rate
 from workers.engines.alignment import PocketSphinxAligner, WhisperWordAligner
 from workers.engines.audio import (
@@ -225,6 +234,44 @@ def test_transcription_is_lazy(tiny_en: WhisperEngine, jfk: Audio) -> None:
     assert first.text and not first.words
 
 
+@pytest.mark.parametrize("tail", ["silence", "noise"])
+def test_nothing_is_transcribed_after_the_speech(tiny_en: WhisperEngine, jfk: Audio, tail: str) -> None:
+    """Whisper given silence or noise invents words ("Thank you.", "you"): only speech is decoded."""
+    after = silence(15.0) if tail == "silence" else noise(15.0)
+    info, found = tiny_en.transcribe(np.concatenate([jfk, after]), word_timestamps=True)
+    segments = list(found)
+    assert info.duration == pytest.approx(JFK_SECONDS + 15.0, abs=0.1)
+    assert word_error_rate(JFK_TEXT, " ".join(s.text for s in segments)) <= 0.10
+    # JFK's speech ends about 10.5 s in, before the end of jfk.flac.
+    assert all(s.start < JFK_SECONDS and s.end <= JFK_SECONDS + 0.5 for s in segments), segments
+    words = [word for segment in segments for word in segment.words]
+    assert words and all(w.start < JFK_SECONDS and w.end <= JFK_SECONDS + 0.5 for w in words), words
+
+
+@pytest.mark.parametrize("model_id", ["Whisper-Tiny.en", "Whisper-Base"])
+def test_silence_and_noise_have_no_transcript(
+    tiny_en: WhisperEngine, base: WhisperEngine, model_id: str
+) -> None:
+    engine = tiny_en if model_id == "Whisper-Tiny.en" else base
+    for audio in (silence(10.0), noise(10.0), noise(10.0, level=0.02, seed=1)):
+        info, segments = engine.transcribe(audio, word_timestamps=True)
+        assert list(segments) == []
+        assert info.language and info.duration == pytest.approx(10.0, abs=0.01)
+
+
+def test_speech_on_either_side_of_a_pause_is_never_one_segment(tiny_en: WhisperEngine) -> None:
+    audio = two_sentences()
+    info, found = tiny_en.transcribe(audio, word_timestamps=True)
+    segments = list(found)
+    assert seconds(audio) == TWO_SENTENCES_SECONDS
+    assert info.duration == pytest.approx(TWO_SENTENCES_SECONDS, abs=0.1)
+    assert word_error_rate(TWO_SENTENCES_TEXT, " ".join(s.text for s in segments)) <= 0.10
+    pause_start, pause_end = JFK_SECONDS, JFK_SECONDS + PAUSE_SECONDS
+    assert not [s for s in segments if s.start < pause_start and s.end > pause_end], segments
+    assert any(s.end <= pause_end for s in segments) and any(s.start >= pause_start for s in segments)
+    _check_words([word for segment in segments for word in segment.words], duration=seconds(audio))
+
+
 def test_english_only_model_rejects_other_languages(tiny_en: WhisperEngine, jfk: Audio) -> None:
     with pytest.raises(CapabilityError, match=r"Whisper-Tiny\.en") as caught:
         tiny_en.transcribe(jfk, language="fr")
@@ -300,6 +347,13 @@ def test_alignment_of_the_reference(aligner: ForcedAligner, jfk: Audio) -> None:
     assert 1.2 <= americans.start <= 2.0 and 1.9 <= americans.end <= 2.6, americans
     assert words[-1].start >= 9.5 and words[-1].end <= JFK_SECONDS
     assert words[0].start < 0.8
+
+
+def test_alignment_does_not_depend_on_what_was_aligned_before(aligner: ForcedAligner, jfk: Audio) -> None:
+    first = aligner.align(jfk, JFK_TEXT)
+    assert aligner.align(jfk, JFK_TEXT) == first
+    aligner.align(decode_audio(STEREO, channel=0), LEFT_SENTENCE)
+    assert aligner.align(jfk, JFK_TEXT) == first
 
 
 def test_alignment_survives_unknown_words_and_extra_text(aligner: ForcedAligner, jfk: Audio) -> None:

@@ -295,13 +295,17 @@ class WorkerKilled(BaseException):
 
 
 class DiesAfterSegment(JobRun):
-    def __init__(self, container: Container, stream_id: str, segment_id: int) -> None:
+    """Dies right after recording the first segment that ``dies_after`` picks."""
+
+    def __init__(
+        self, container: Container, stream_id: str, dies_after: Callable[[SegmentTranscribed], bool]
+    ) -> None:
         super().__init__(container.store, stream_id, message_id="first", worker="doomed-worker")
-        self.segment_id = segment_id
+        self.dies_after = dies_after
 
     def append(self, event: DomainEvent, *id_parts: object) -> None:
         super().append(event, *id_parts)
-        if isinstance(event, SegmentTranscribed) and event.id == self.segment_id:
+        if isinstance(event, SegmentTranscribed) and self.dies_after(event):
             raise WorkerKilled
 
 
@@ -310,13 +314,15 @@ def test_a_long_recording_resumes_after_a_crash_without_repeats(
 ) -> None:
     uninterrupted_id = submit_record(container, jfk_six)
     crashed_id = submit_record(container, jfk_six)
-    doomed = DiesAfterSegment(container, crashed_id, segment_id=3)  # in the second window
+    # Dies after the second window's first segment (how many the first window has varies by CPU).
+    first_cut = window_cuts(container, jfk_six)[0]
+    doomed = DiesAfterSegment(container, crashed_id, lambda segment: segment.start >= first_cut - 0.01)
     assert doomed.begin()
     with pytest.raises(WorkerKilled):
         transcribe_audio(doomed)
     before = segments_of(container.store.read_stream(crashed_id))
-    assert [s["id"] for s in before] == [0, 1, 2, 3]
-    assert before[-1]["end"] > window_cuts(container, jfk_six)[0]
+    assert [s["id"] for s in before] == list(range(len(before))) and len(before) >= 2
+    assert before[-1]["end"] > first_cut
 
     worker()
     uninterrupted = wait_for_terminal(container, uninterrupted_id, timeout=180)
@@ -325,8 +331,8 @@ def test_a_long_recording_resumes_after_a_crash_without_repeats(
     assert kinds(resumed).count("language_detected") == 1
     segments = segments_of(resumed)
     assert [s["id"] for s in segments] == list(range(len(segments)))
-    assert segments[:4] == before
-    assert all(later["start"] >= before[-1]["end"] for later in segments[4:])
+    assert segments[: len(before)] == before
+    assert all(later["start"] >= before[-1]["end"] for later in segments[len(before) :])
     assert len({e.event_id for e in resumed}) == len(resumed)
     expected = uninterrupted[-1].data["result"]["text"]
     assert word_error_rate(expected, resumed[-1].data["result"]["text"]) <= 0.05
@@ -338,7 +344,7 @@ def test_speaker_attributed_asr_resumes_with_the_speakers_it_found(
     """A crash after the first speaker's stretch: the redelivered job keeps the diarization and
     the segment, and transcribes only the second speaker."""
     stream_id = submit_record(container, channels_in_turn, job_kind="speaker_attributed_asr")
-    doomed = DiesAfterSegment(container, stream_id, segment_id=0)
+    doomed = DiesAfterSegment(container, stream_id, lambda segment: segment.id == 0)
     assert doomed.begin()
     with pytest.raises(WorkerKilled):
         transcribe_audio(doomed)

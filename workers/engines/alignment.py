@@ -251,6 +251,10 @@ class PocketSphinxAligner:
     with a very wide one (1e-150) if that does not reach the end of the text (text that differs from what
     is said). When only the start of the text can be aligned the rest shares the remaining audio; when
     nothing can, all words share the whole clip.
+
+    Every alignment starts with the feature extraction reset: PocketSphinx carries its cepstral mean
+    over from one utterance to the next, so the same clip would otherwise be timed a frame apart
+    depending on what the engine aligned before.
     """
 
     def __init__(
@@ -373,6 +377,7 @@ class PocketSphinxAligner:
         decoder = self._decoder(beam)
         frame_rate = float(decoder.config["frate"])
         try:
+            decoder.reinit_feat()
             decoder.set_align_text(" ".join(units))
             decoder.start_utt()
             decoder.process_raw(raw, full_utt=True)
