@@ -1,0 +1,1 @@
+"""The OpenAI model list and the admin model lifecycle."""
