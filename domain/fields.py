@@ -11,6 +11,7 @@ as true/1/yes/on or false/0/no/off, and an empty string for a field left blank.
 
 from __future__ import annotations
 
+import base64
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -232,3 +233,28 @@ def integer(minimum: int | None = None, *, form: bool | None = None) -> Reads:
     return Reads(
         lambda body, name, form: optional_int(body, name, minimum, form=form), form=form, schema=bounds
     )
+
+
+def _example_wav() -> str:
+    """10 ms of silence as a 16 kHz mono WAV, in base64: a valid (and tiny) audio example."""
+    frames = 160
+    header = (
+        b"RIFF"
+        + (36 + frames * 2).to_bytes(4, "little")
+        + b"WAVEfmt "
+        + (16).to_bytes(4, "little")
+        + (1).to_bytes(2, "little")
+        + (1).to_bytes(2, "little")
+        + (16_000).to_bytes(4, "little")
+        + (32_000).to_bytes(4, "little")
+        + (2).to_bytes(2, "little")
+        + (16).to_bytes(2, "little")
+        + b"data"
+        + (frames * 2).to_bytes(4, "little")
+    )
+    return base64.b64encode(header + bytes(frames * 2)).decode()
+
+
+EXAMPLE_AUDIO_BASE64 = _example_wav()
+BASE64_AUDIO: dict[str, Any] = {"contentEncoding": "base64", "contentMediaType": "audio/*"}
+"""JSON schema keywords of a field carrying audio in base64 (a ``data:`` URL is accepted too)."""

@@ -220,15 +220,18 @@ class SpeechFields(BaseModel):
         None, description="Top-k sampling, for the models that sample."
     )
     instructions: Annotated[str | None, read.text(strip=True)] = Field(
-        None, description="A description of the voice to design, for the models that take one."
+        None,
+        description="A description of the voice to design, for the models that take one.",
+        examples=["A calm, low voice."],
     )
     reference_audio: Annotated[str | None, read.text(strip=True)] = Field(
         None,
         description="A clip of the voice to clone, in base64, for the models that clone voices.",
-        json_schema_extra={"contentEncoding": "base64", "contentMediaType": "audio/*"},
+        examples=[read.EXAMPLE_AUDIO_BASE64],
+        json_schema_extra=read.BASE64_AUDIO,
     )
     reference_text: Annotated[str | None, read.text(strip=True)] = Field(
-        None, description="The transcript of `reference_audio`."
+        None, description="The transcript of `reference_audio`.", examples=["And so my fellow Americans"]
     )
     saved_voice_id: Annotated[str | None, read.text(strip=True)] = Field(
         None, description="A saved voice (`/v1/voices`) to speak with, instead of `reference_audio`."

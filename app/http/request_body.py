@@ -10,7 +10,6 @@ by the reader it names (``domain.fields``), so an invalid one is the route's usu
 
 from __future__ import annotations
 
-import base64
 import copy
 import inspect
 from collections.abc import Callable, Mapping
@@ -26,6 +25,7 @@ from quart_schema.validation import QUART_SCHEMA_REQUEST_ATTRIBUTE, DataSource
 from app.http.bodies import JSON_TYPES, MULTIPART_TYPES, content_type, json_object
 from app.http.errors import ApiError, validation_message
 from app.http.uploads import AudioForm, read_audio_form
+from domain.fields import BASE64_AUDIO, EXAMPLE_AUDIO_BASE64
 
 JSON = JSON_TYPES[0]
 MULTIPART = MULTIPART_TYPES[0]
@@ -165,6 +165,8 @@ def _encoding_schema(model: type[BodyModel], schema: dict[str, Any], encoding: s
             group = one_of(group)
         present = [alt for alt in group.alternatives if all(name in properties for name in alt)]
         if len(present) == 1:
+            for name in present[0]:
+                _required_field(properties[name])
             required.extend(name for name in present[0] if name not in required)
         elif present:
             groups.append({"anyOf": [{"required": list(alt)} for alt in present]})
@@ -205,29 +207,6 @@ class BodyDocumentingProvider(OpenAPIProvider):
 # --- fields the audio routes share ----------------------------------------------------------
 
 
-def _example_wav() -> str:
-    """10 ms of silence as a 16 kHz mono WAV, in base64: a valid (and tiny) audio example."""
-    frames = 160
-    header = (
-        b"RIFF"
-        + (36 + frames * 2).to_bytes(4, "little")
-        + b"WAVEfmt "
-        + (16).to_bytes(4, "little")
-        + (1).to_bytes(2, "little")
-        + (1).to_bytes(2, "little")
-        + (16_000).to_bytes(4, "little")
-        + (32_000).to_bytes(4, "little")
-        + (2).to_bytes(2, "little")
-        + (16).to_bytes(2, "little")
-        + b"data"
-        + (frames * 2).to_bytes(4, "little")
-    )
-    return base64.b64encode(header + bytes(frames * 2)).decode()
-
-
-EXAMPLE_AUDIO_BASE64 = _example_wav()
-BASE64_AUDIO: dict[str, Any] = {"contentEncoding": "base64", "contentMediaType": "audio/*"}
-"""JSON schema keywords of a field carrying audio in base64 (a ``data:`` URL is accepted too)."""
 AUDIO_FILE_PARTS: Mapping[str, str] = {
     "file": "The audio file (any format FFmpeg decodes).",
     "audio": "The audio file, under the other name the route accepts for it.",
