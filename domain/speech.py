@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from domain import fields as read
 from domain.capabilities import Capability
 from domain.catalog import ModelVariant
 from domain.events import DomainEvent
-from domain.fields import FieldError, optional_bool, optional_int, optional_number, optional_str
+from domain.fields import FieldError, optional_int, optional_str
 from domain.jobs import RECORD_STATUSES
 from domain.kinds import JobKind, RecordKind, declare
 from domain.transcription import language_code
@@ -146,60 +147,157 @@ class SpeechRequest:
     saved_voice_id: str | None = None
 
 
-def _streaming(body: Mapping[str, Any], *, form: bool = False) -> bool:
-    """SSE with ``stream: true`` or ``stream_format: sse``; OpenAI's ``stream_format: audio`` asks
-    for the audio bytes as the body, which is what a non-SSE response is."""
-    stream = bool(optional_bool(body, "stream", form=form))
-    stream_format = optional_str(body, "stream_format", strip=True)
-    if stream_format is None:
-        return stream
-    if stream_format.lower() not in ("sse", "audio"):
-        raise FieldError(
-            f"Unsupported stream_format {stream_format!r}: use sse (or audio for the bytes).",
-            param="stream_format",
+def _input(body: Mapping[str, Any], name: str, form: bool) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise FieldError("`input` is required: the text to speak, a non-empty string.", param="input")
+    return value
+
+
+def _form(info: ValidationInfo) -> bool:
+    return bool((info.context or {}).get("form"))
+
+
+RESPONSE_FORMATS: tuple[str, ...] = (
+    "wav",
+    "pcm",
+    "pcm16",
+    "pcm_i16",
+    "raw_i16",
+    "raw_f32",
+    "pcm_f32",
+    *sorted(COMPRESSED_FORMATS),
+)
+
+
+class SpeechFields(BaseModel):
+    """A speech request's fields (all but ``model``), read in this order with the ``domain.fields``
+    readers; ``form``, in the validation context, reads them as a multipart form's text."""
+
+    model_config = ConfigDict(extra="ignore", protected_namespaces=())
+
+    input: Annotated[str, read.Reads(_input)] = Field(
+        None,  # read, and refused when missing, by _input
+        validate_default=True,
+        description="The text to speak.",
+        examples=["Hello from Sauti."],
+    )
+    voice: Annotated[str | None, read.text(strip=True)] = Field(
+        None, description="A voice (speaker) of the model; `default` or none: the model's default voice."
+    )
+    speed: Annotated[float | None, read.number(MIN_SPEED, MAX_SPEED)] = Field(
+        None, description="Speaking rate (1.0 when left out)."
+    )
+    max_output_tokens: Annotated[int | None, read.integer(0)] = Field(
+        None, description="Output token budget, for the models that generate tokens."
+    )
+    max_tokens: int | None = Field(
+        None,
+        description="Alias of `max_output_tokens` (read when that is not sent).",
+        json_schema_extra={"minimum": 0},
+    )
+    response_format: Annotated[str | None, read.text(strip=True, enum=list(RESPONSE_FORMATS))] = Field(
+        None,
+        description="wav (the default), pcm/pcm16/pcm_i16/raw_i16 (16-bit PCM), raw_f32/pcm_f32 (float "
+        "PCM); mp3, opus, ogg, aac and flac need FFmpeg (or `allow_format_fallback`).",
+    )
+    allow_format_fallback: Annotated[bool, read.flag()] = Field(
+        False, description="Answer WAV when the compressed format asked for has no encoder here."
+    )
+    stream: Annotated[bool, read.flag()] = Field(False, description="Answer with SSE audio events.")
+    stream_format: str | None = Field(
+        None,
+        description="`sse`: SSE audio events (as `stream: true`); `audio`: the audio bytes.",
+        json_schema_extra={"enum": ["sse", "audio"]},
+    )
+    language: Annotated[str | None, read.text(strip=True)] = Field(
+        None, description="A language hint (`en`, `English`, `Auto`)."
+    )
+    temperature: Annotated[float | None, read.number(0.0, 2.0)] = Field(
+        None, description="Sampling temperature, for the models that sample."
+    )
+    top_k: Annotated[int | None, read.integer(1)] = Field(
+        None, description="Top-k sampling, for the models that sample."
+    )
+    instructions: Annotated[str | None, read.text(strip=True)] = Field(
+        None,
+        description="A description of the voice to design, for the models that take one.",
+        examples=["A calm, low voice."],
+    )
+    reference_audio: Annotated[str | None, read.text(strip=True)] = Field(
+        None,
+        description="A clip of the voice to clone, in base64, for the models that clone voices.",
+        examples=[read.EXAMPLE_AUDIO_BASE64],
+        json_schema_extra=read.BASE64_AUDIO,
+    )
+    reference_text: Annotated[str | None, read.text(strip=True)] = Field(
+        None, description="The transcript of `reference_audio`.", examples=["And so my fellow Americans"]
+    )
+    saved_voice_id: Annotated[str | None, read.text(strip=True)] = Field(
+        None, description="A saved voice (`/v1/voices`) to speak with, instead of `reference_audio`."
+    )
+
+    @field_validator("max_tokens", mode="before")
+    @classmethod
+    def _max_tokens(cls, value: Any, info: ValidationInfo) -> int | None:
+        """Read only when ``max_output_tokens`` is not given."""
+        if info.data.get("max_output_tokens") is not None:
+            return None
+        return optional_int({"max_tokens": value}, "max_tokens", 0, form=_form(info))
+
+    @field_validator("stream_format", mode="before")
+    @classmethod
+    def _stream_format(cls, value: Any, info: ValidationInfo) -> str | None:
+        """OpenAI's ``stream_format: audio`` asks for the audio bytes as the body, which is what a
+        non-SSE response is."""
+        stream_format = optional_str({"stream_format": value}, "stream_format", strip=True)
+        if stream_format is not None and stream_format.lower() not in ("sse", "audio"):
+            raise FieldError(
+                f"Unsupported stream_format {stream_format!r}: use sse (or audio for the bytes).",
+                param="stream_format",
+            )
+        return stream_format
+
+    @model_validator(mode="after")
+    def _one_reference(self) -> SpeechFields:
+        if self.saved_voice_id and (self.reference_audio or self.reference_text):
+            raise FieldError(
+                "Use either `saved_voice_id` or `reference_audio`/`reference_text`, not both.",
+                param="saved_voice_id",
+            )
+        if self.reference_text and not self.reference_audio and not self.saved_voice_id:
+            raise FieldError(
+                "`reference_text` is the transcript of `reference_audio`: send the audio too.",
+                param="reference_text",
+            )
+        return self
+
+    def request(self) -> SpeechRequest:
+        """The request the fields make: SSE with ``stream: true`` or ``stream_format: sse``."""
+        voice = self.voice
+        return SpeechRequest(
+            input=self.input,
+            voice=None if voice is None or voice.lower() == DEFAULT_VOICE else voice,
+            response_format=self.response_format,
+            allow_format_fallback=self.allow_format_fallback,
+            stream=self.stream if self.stream_format is None else self.stream_format.lower() == "sse",
+            speed=1.0 if self.speed is None else self.speed,
+            language=language_code(self.language),
+            temperature=self.temperature,
+            top_k=self.top_k,
+            max_tokens=self.max_output_tokens if self.max_output_tokens is not None else self.max_tokens,
+            instructions=self.instructions,
+            reference_audio=self.reference_audio,
+            reference_text=self.reference_text,
+            saved_voice_id=self.saved_voice_id,
         )
-    return stream_format.lower() == "sse"
 
 
 def parse_speech_request(body: Mapping[str, Any], *, form: bool = False) -> SpeechRequest:
     """Every field but ``model``, checked; raises ``FieldError`` naming the field at fault.
 
     ``form``: the values are a multipart form's strings (numbers and booleans as text)."""
-    raw_input = body.get("input")
-    if not isinstance(raw_input, str) or not raw_input.strip():
-        raise FieldError("`input` is required: the text to speak, a non-empty string.", param="input")
-    voice = optional_str(body, "voice", strip=True)
-    speed = optional_number(body, "speed", MIN_SPEED, MAX_SPEED, form=form)
-    max_tokens = optional_int(body, "max_output_tokens", 0, form=form)
-    if max_tokens is None:
-        max_tokens = optional_int(body, "max_tokens", 0, form=form)
-    request = SpeechRequest(
-        input=raw_input,
-        voice=None if voice is None or voice.lower() == DEFAULT_VOICE else voice,
-        response_format=optional_str(body, "response_format", strip=True),
-        allow_format_fallback=bool(optional_bool(body, "allow_format_fallback", form=form)),
-        stream=_streaming(body, form=form),
-        speed=1.0 if speed is None else speed,
-        language=language_code(optional_str(body, "language", strip=True)),
-        temperature=optional_number(body, "temperature", 0.0, 2.0, form=form),
-        top_k=optional_int(body, "top_k", 1, form=form),
-        max_tokens=max_tokens,
-        instructions=optional_str(body, "instructions", strip=True),
-        reference_audio=optional_str(body, "reference_audio", strip=True),
-        reference_text=optional_str(body, "reference_text", strip=True),
-        saved_voice_id=optional_str(body, "saved_voice_id", strip=True),
-    )
-    if request.saved_voice_id and (request.reference_audio or request.reference_text):
-        raise FieldError(
-            "Use either `saved_voice_id` or `reference_audio`/`reference_text`, not both.",
-            param="saved_voice_id",
-        )
-    if request.reference_text and not request.reference_audio and not request.saved_voice_id:
-        raise FieldError(
-            "`reference_text` is the transcript of `reference_audio`: send the audio too.",
-            param="reference_text",
-        )
-    return request
+    return SpeechFields.model_validate(body, context={"form": form}).request()
 
 
 def check_model_support(request: SpeechRequest, variant: ModelVariant) -> None:

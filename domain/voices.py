@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from domain import fields as read
 from domain.capabilities import Capability
 from domain.events import DomainEvent
 from domain.fields import FieldError, choice, optional_str
@@ -112,33 +113,72 @@ class VoiceRequest:
     """Set only with ``source_record_id`` (default ``text-to-speech``)."""
 
 
-def _bounded(fields: Mapping[str, Any], name: str, limit: int) -> str | None:
-    value = optional_str(fields, name, strip=True)
-    if value is not None and len(value) > limit:
-        raise FieldError(f"`{name}` must be at most {limit} characters.", name)
-    return value
+NAME_REQUIRED = "`name` is required: a non-empty string naming the voice."
+
+
+class VoiceRequestFields(BaseModel):
+    """A create request's fields (not its audio), read in this order (JSON values or form strings);
+    ``FieldError`` names the field at fault."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: Annotated[str, read.text(strip=True, max_chars=MAX_NAME_CHARS, required=NAME_REQUIRED)] = Field(
+        None, validate_default=True, description="What to call the voice.", examples=["Narrator"]
+    )
+    source_record_id: Annotated[str | None, read.text(strip=True)] = Field(
+        None,
+        description="A ready speech record (of `source_family`) whose audio becomes the voice's "
+        "reference, instead of an upload.",
+    )
+    source_family: str | None = Field(
+        None,
+        description="The family of `source_record_id` (default text-to-speech).",
+        json_schema_extra={"enum": list(RECORD_FAMILIES)},
+    )
+    description: Annotated[str | None, read.text(strip=True, max_chars=MAX_DESCRIPTION_CHARS)] = Field(
+        None, description="Notes about the voice."
+    )
+    reference_text: Annotated[str | None, read.text(strip=True, max_chars=MAX_REFERENCE_TEXT_CHARS)] = Field(
+        None,
+        description="The transcript of the reference audio; found by the default ASR model when left out.",
+    )
+    language: Annotated[str | None, read.text(strip=True)] = Field(
+        None, description="The reference's language (`en`, `English`)."
+    )
+
+    @field_validator("source_family", mode="before")
+    @classmethod
+    def _family_goes_with_a_record(cls, value: Any, info: ValidationInfo) -> str | None:
+        family = optional_str({"source_family": value}, "source_family", strip=True)
+        if family is not None and info.data.get("source_record_id") is None:
+            raise FieldError("`source_family` goes with `source_record_id`.", "source_family")
+        return value  # checked against the families once the other fields are read
+
+    @model_validator(mode="after")
+    def _known_family(self) -> VoiceRequestFields:
+        if self.source_record_id:
+            self.source_family = choice(
+                {"source_family": self.source_family}, "source_family", RECORD_FAMILIES, DEFAULT_RECORD_FAMILY
+            )
+        else:
+            self.source_family = None
+        return self
+
+    def request(self) -> VoiceRequest:
+        return VoiceRequest(
+            name=self.name,
+            description=self.description,
+            reference_text=self.reference_text,
+            language=language_code(self.language),
+            source_record_id=self.source_record_id,
+            source_family=self.source_family,
+        )
 
 
 def voice_request(fields: Mapping[str, Any]) -> VoiceRequest:
     """The fields of a create request (JSON values or form strings); ``FieldError`` names the
     field at fault."""
-    name = _bounded(fields, "name", MAX_NAME_CHARS)
-    if name is None:
-        raise FieldError("`name` is required: a non-empty string naming the voice.", "name")
-    record_id = optional_str(fields, "source_record_id", strip=True)
-    family = optional_str(fields, "source_family", strip=True)
-    if family is not None and record_id is None:
-        raise FieldError("`source_family` goes with `source_record_id`.", "source_family")
-    return VoiceRequest(
-        name=name,
-        description=_bounded(fields, "description", MAX_DESCRIPTION_CHARS),
-        reference_text=_bounded(fields, "reference_text", MAX_REFERENCE_TEXT_CHARS),
-        language=language_code(optional_str(fields, "language", strip=True)),
-        source_record_id=record_id,
-        source_family=(
-            choice(fields, "source_family", RECORD_FAMILIES, DEFAULT_RECORD_FAMILY) if record_id else None
-        ),
-    )
+    return VoiceRequestFields.model_validate(fields).request()
 
 
 # --- the voice's JSON ---------------------------------------------------------------------

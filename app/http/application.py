@@ -16,6 +16,7 @@ from app.bootstrap import Container
 from app.http import docs
 from app.http.bodies import drain_body
 from app.http.errors import envelope, register_error_handlers
+from app.http.request_body import BodyDocumentingProvider
 from app.logging import request_id_var
 from app.maintenance.scheduler import start_maintenance
 from app.routes import route_blueprints
@@ -82,6 +83,7 @@ def create_app(container: Container) -> Quart:
         swagger_ui_path=None,
         redoc_ui_path=None,
         scalar_ui_path=None,
+        openapi_provider_class=BodyDocumentingProvider,
     )
     register_error_handlers(app)
     app.register_blueprint(docs.blueprint)

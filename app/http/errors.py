@@ -67,7 +67,7 @@ def error_response(
     return response
 
 
-def _validation_message(error: ValidationError | Exception) -> tuple[str, str | None]:
+def validation_message(error: ValidationError | Exception) -> tuple[str, str | None]:
     if isinstance(error, ValidationError) and error.errors():
         first = error.errors()[0]
         param = ".".join(str(part) for part in first.get("loc", ())) or None
@@ -94,7 +94,7 @@ def register_error_handlers(app: Quart) -> None:
 
     @app.errorhandler(RequestSchemaValidationError)
     async def _schema_error(error: RequestSchemaValidationError) -> Response:
-        message, param = _validation_message(error.validation_error)
+        message, param = validation_message(error.validation_error)
         return error_response(400, message, param=param)
 
     @app.errorhandler(NotFound)

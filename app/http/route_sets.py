@@ -8,6 +8,8 @@ from typing import Any, Protocol
 
 from quart import Blueprint
 
+from app.http.request_body import BODY_FOR_ATTRIBUTE, request_body
+
 Handler = Callable[..., Awaitable[Any]]
 Route = tuple[str, Handler, list[str]]
 """``(path under the owner's base, handler, methods)``."""
@@ -29,6 +31,9 @@ def bind(owner: RouteOwner, handler: Handler) -> Handler:
     endpoint.__doc__ = handler.__doc__
     # quart-schema's OpenAPI annotations, not the wrapped function (its signature takes the owner).
     endpoint.__dict__.update({k: v for k, v in handler.__dict__.items() if k != "__wrapped__"})
+    body_for = getattr(handler, BODY_FOR_ATTRIBUTE, None)
+    if body_for is not None:
+        request_body(body_for(owner))(endpoint)
     return endpoint
 
 

@@ -14,10 +14,23 @@ from quart.typing import TestClientProtocol as Client
 from app.bootstrap import Container, bootstrap
 from app.http.application import create_app
 from app.http.bodies import json_object
+from app.http.request_body import BodyModel
 from app.settings import Settings
+from domain.fields import Passed, Reads
 from eventstore.base import NO_STREAM, NewEvent
 from migrations.api import upgrade
 from tests.conftest import probe_kind
+from tests.request_examples import (
+    JSON,
+    MULTIPART,
+    alternatives,
+    example,
+    is_base64,
+    is_file,
+    operations,
+    required_fields,
+    resolve,
+)
 
 
 @pytest.fixture
@@ -222,3 +235,94 @@ async def test_a_concurrent_change_answers_409_with_the_envelope(client: Client)
     body = await lost.get_json()
     assert body["error"]["code"] == "409"
     assert "race-1 was changed by another request" in body["error"]["message"]
+
+
+# Operations that take no body: what they act on is named by their path.
+BODILESS = {
+    "POST /v1/admin/models/{variant}/download",
+    "POST /v1/admin/models/{variant}/download/cancel",
+    "POST /v1/admin/models/{variant}/load",
+    "POST /v1/admin/models/{variant}/unload",
+    "POST /v1/responses/{response_id}/cancel",
+    "POST /v1/speech-to-text/jobs/{record_id}/cancel",
+    "POST /v1/speech-to-text/jobs/{record_id}/reruns",
+    "POST /v1/diarizations/{record_id}/cancel",
+    "POST /v1/diarizations/{record_id}/reruns",
+}
+# Audio uploads: a multipart form with the audio as a file part, or JSON with it in base64.
+UPLOADS = {
+    "POST /v1/audio/transcriptions",
+    "POST /v1/audio/align",
+    "POST /v1/speech-to-text/jobs",
+    "POST /v1/diarizations",
+    "POST /v1/voices",
+    "POST /v1/text-to-speech",
+    "POST /v1/voice-designs",
+    "POST /v1/voice-clones",
+}
+
+
+async def test_every_operation_that_takes_a_body_documents_it(client: Client) -> None:
+    spec = await (await client.get("/openapi.json")).get_json()
+    served = [op for op in operations(spec) if not op.path.startswith("/test/")]
+    assert {op.name for op in served if "requestBody" not in op.operation} == BODILESS
+    documented = [op for op in served if "requestBody" in op.operation]
+    assert len(documented) == 18
+    for op in documented:
+        content = op.operation["requestBody"]["content"]
+        assert set(content) == ({JSON, MULTIPART} if op.name in UPLOADS else {JSON}), op.name
+        for content_type, media in content.items():
+            schema = resolve(spec, media["schema"])
+            properties = schema["properties"]
+            # Everything a client must send is a documented field, with an example to start from.
+            for group in alternatives(schema):
+                assert all(name in properties for alt in group for name in alt), (op.name, group)
+            for name in required_fields(schema):
+                prop = properties[name]
+                assert is_file(prop) or is_base64(prop) or example(prop) is not None, (op.name, name)
+            for name in schema.get("required", ()):
+                prop = properties[name]
+                assert "default" not in prop and {"type": "null"} not in prop.get("anyOf", []), (
+                    op.name,
+                    name,
+                )
+            if content_type == MULTIPART:
+                assert is_file(properties["file"]) and is_file(properties["audio"]), op.name
+            else:
+                assert not any(is_file(prop) for prop in properties.values()), op.name
+
+
+async def test_the_upload_schemas_name_the_audio_and_its_alternatives(client: Client) -> None:
+    spec = await (await client.get("/openapi.json")).get_json()
+    body = spec["paths"]["/v1/audio/transcriptions"]["post"]["requestBody"]["content"]
+    form = resolve(spec, body[MULTIPART]["schema"])
+    assert alternatives(form) == [[["file"], ["audio"], ["audio_base64"]]]
+    assert "timestamp_granularities[]" in form["properties"]
+    assert resolve(spec, body[JSON]["schema"])["required"] == ["audio_base64"]
+    assert form["properties"]["response_format"]["enum"] == ["json", "verbose_json", "text", "srt", "vtt"]
+    clones = spec["paths"]["/v1/voice-clones"]["post"]["requestBody"]["content"]
+    clone_form = resolve(spec, clones[MULTIPART]["schema"])
+    assert is_file(clone_form["properties"]["reference_audio"])
+    assert alternatives(clone_form) == [[["reference_audio", "reference_text"], ["saved_voice_id"]]]
+    designs = resolve(
+        spec, spec["paths"]["/v1/voice-designs"]["post"]["requestBody"]["content"][JSON]["schema"]
+    )
+    assert designs["required"] == ["input", "instructions"]
+    summary = spec["paths"]["/v1/speech-to-text/jobs/{record_id}/summary/regenerate"]["post"]["requestBody"]
+    assert summary["required"] is False
+
+
+def test_every_body_field_is_read_by_a_field_reader_or_passed_to_the_route(app: Quart) -> None:
+    """No field is left to pydantic's own checks, whose messages are not the routes'."""
+    models = {
+        getattr(view, "_quart_schema_request_schema", (None,))[0] for view in app.view_functions.values()
+    }
+    bodies = [model for model in models if isinstance(model, type) and issubclass(model, BodyModel)]
+    assert len(bodies) == 14
+    for model in bodies:
+        checked = {
+            name for d in model.__pydantic_decorators__.field_validators.values() for name in d.info.fields
+        }
+        for name, info in model.model_fields.items():
+            marked = any(isinstance(meta, Reads) or meta is Passed for meta in info.metadata)
+            assert marked or name in checked, f"{model.__name__}.{name}"

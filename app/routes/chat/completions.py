@@ -18,11 +18,12 @@ from typing import Any
 from quart import Blueprint, Response, current_app
 
 from app.bootstrap import Container
-from app.http.bodies import json_object
 from app.http.errors import ApiError, envelope
 from app.http.job_follow import JobFollower, job_end, shutting_down
 from app.http.model_choice import resolve_model
+from app.http.request_body import receive_body, request_body
 from app.http.sse import sse_frame, sse_response
+from app.routes.chat.bodies import ChatCompletionBody
 from app.routes.chat.requests import parse_chat_request
 from domain.generation import CHAT, is_text_generated
 
@@ -120,9 +121,10 @@ async def _chunks(
 
 
 @blueprint.post("/v1/chat/completions")
+@request_body(ChatCompletionBody)
 async def chat_completions() -> Response | dict[str, Any]:
     """OpenAI chat completions: ``stream: true`` answers with SSE chunks ending in ``[DONE]``."""
-    body = await json_object()
+    body = (await receive_body(ChatCompletionBody)).fields
     container: Container = current_app.config["SAUTI_CONTAINER"]
     variant = await resolve_model(container, body.get("model"), CHAT.capability, what="chat completions")
     request = parse_chat_request(body, variant, container.settings.openai_compat_profile)

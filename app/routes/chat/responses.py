@@ -24,12 +24,13 @@ from typing import Any
 from quart import Blueprint, Response, current_app, jsonify, request
 
 from app.bootstrap import Container, request_metadata
-from app.http.bodies import json_object
 from app.http.errors import ApiError
 from app.http.job_follow import JobFollower, job_end, shutting_down
 from app.http.model_choice import resolve_model
+from app.http.request_body import receive_body, request_body
 from app.http.sse import sse_frame, sse_response
 from app.records.deletion import delete_stream
+from app.routes.chat.bodies import ResponseBody
 from app.routes.chat.requests import FieldNames, generation_params, normalize_messages
 from domain.events import stream_id as make_stream_id
 from domain.fields import optional_bool, optional_str
@@ -197,10 +198,11 @@ def _stream_response(follower: JobFollower, stream_id: str, *, starting_after: i
 
 
 @blueprint.post("/v1/responses")
+@request_body(ResponseBody)
 async def create_response() -> Response:
     """Create a response; ``stream: true`` answers with the contract's SSE event sequence."""
     container = _container()
-    submission = await _submission(container, await json_object())
+    submission = await _submission(container, (await receive_body(ResponseBody)).fields)
     follower = JobFollower.for_request()
     stream_id = await follower.submit(
         RESPONSE, RESPONSE.parse(submission.params), job_id=submission.response_id

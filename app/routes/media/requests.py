@@ -9,15 +9,17 @@ import mimetypes
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field
 from quart import request
 
 from app.http.bodies import JSON_TYPES, require_content_type
 from app.http.errors import ApiError
+from app.http.request_body import EXAMPLE_AUDIO_BASE64, BodyModel, one_of, receive_body
 from app.http.uploads import OCTET_STREAM, audio_content_type, decode_base64_audio, enforce_upload_limit
 from domain.events import new_id
-from domain.fields import FieldError, optional_str
+from domain.fields import FieldError, Passed, Reads, optional_str
 from domain.media_paths import join_media_path, media_filename, media_path
 
 # The contract's first-party upload limit, for the decoded bytes.
@@ -64,6 +66,54 @@ def too_large() -> ApiError:
     return ApiError(413, f"Media upload too large: the limit is {MEDIA_UPLOAD_LIMIT // 1024 // 1024} MiB.")
 
 
+def _namespace(body: Mapping[str, Any], name: str, form: bool) -> str | None:
+    value = optional_str(body, name)
+    return media_path(value, name) if value else None
+
+
+def _filename(body: Mapping[str, Any], name: str, form: bool) -> str | None:
+    value = optional_str(body, name)
+    return media_filename(value) if value else None
+
+
+def _media_type(body: Mapping[str, Any], name: str, form: bool) -> str | None:
+    value = optional_str(body, name, strip=True)
+    return checked_media_type(value, name) if value is not None else None
+
+
+class MediaBody(BodyModel):
+    """A media object to store at `namespace/filename`: its bytes in base64 (`data_base64`, its
+    alias `audio_base64`, or a `data:` URL), up to 64 MiB decoded. The bytes are read first, then
+    the other fields in the order listed."""
+
+    requires = (one_of("data_base64", "audio_base64"),)
+
+    data_base64: Annotated[str | None, Passed] = Field(
+        None,
+        description="The bytes in base64, or a `data:<media type>;base64,<data>` URL.",
+        examples=[EXAMPLE_AUDIO_BASE64],
+        json_schema_extra={"contentEncoding": "base64"},
+    )
+    audio_base64: Annotated[str | None, Passed] = Field(
+        None,
+        description="Alias of `data_base64` (send one of them).",
+        json_schema_extra={"contentEncoding": "base64"},
+    )
+    namespace: Annotated[str | None, Reads(_namespace)] = Field(
+        None, description="The folder (`voice/session-1`), relative to the media root.", examples=["examples"]
+    )
+    filename: Annotated[str | None, Reads(_filename)] = Field(
+        None,
+        description="The file name; a new id with the type's extension when left out.",
+        examples=["hello.wav"],
+    )
+    content_type: Annotated[str | None, Reads(_media_type)] = Field(
+        None,
+        description="The media type (`audio/wav`); the data URL's, or the bytes', when left out.",
+        examples=["audio/wav"],
+    )
+
+
 async def read_media_upload() -> MediaUpload:
     """The request's upload: 415 unless JSON, 413 over the limit, 400 for a bad field."""
     require_content_type(*JSON_TYPES)
@@ -71,14 +121,13 @@ async def read_media_upload() -> MediaUpload:
     # A body sent without a Content-Length (chunked) is measured once read.
     if len(await request.get_data(cache=True)) > MEDIA_BODY_LIMIT:
         raise too_large()
-    body = await request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(400, "The request body must be a JSON object.")
+    received = await receive_body(MediaBody)
     # Decoding up to 64 MiB of base64 takes a while: not on the event loop.
-    return await asyncio.to_thread(media_upload, body)
+    return await asyncio.to_thread(media_upload, received.fields)
 
 
 def media_upload(body: Mapping[str, Any]) -> MediaUpload:
+    """The upload a body asks for: the bytes decoded first, then ``MediaBody``'s fields read."""
     param, encoded = _data_field(body)
     url_type, payload = split_data_url(encoded, param)
     if isinstance(payload, str) and len(payload) * 3 // 4 > MEDIA_UPLOAD_LIMIT + 2:
@@ -86,13 +135,10 @@ def media_upload(body: Mapping[str, Any]) -> MediaUpload:
     data = decode_base64_audio(payload, param)
     if len(data) > MEDIA_UPLOAD_LIMIT:
         raise too_large()
-    namespace_value = optional_str(body, "namespace")
-    namespace = media_path(namespace_value, "namespace") if namespace_value else None
-    filename_value = optional_str(body, "filename")
-    filename = media_filename(filename_value) if filename_value else None
-    declared = optional_str(body, "content_type", strip=True)
-    if declared is not None:
-        content_type = checked_media_type(declared, "content_type")
+    fields = MediaBody.model_validate(body)
+    namespace, filename = fields.namespace, fields.filename
+    if fields.content_type is not None:
+        content_type = fields.content_type
     elif url_type is not None:
         content_type = checked_media_type(url_type, param)
     else:

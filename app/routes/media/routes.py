@@ -22,9 +22,10 @@ from app.bootstrap import Container, request_metadata
 from app.http.errors import ApiError
 from app.http.media_download import send_media
 from app.http.pagination import newest_first_page
+from app.http.request_body import request_body
 from app.projections.media_object_queries import find_object, objects_page
 from app.routes.media.library import MediaLibrary
-from app.routes.media.requests import read_media_upload
+from app.routes.media.requests import MediaBody, read_media_upload
 from domain.fields import FieldError
 from domain.media_objects import OBJECT_NAME, media_json, media_url
 from domain.media_paths import media_path
@@ -93,6 +94,7 @@ async def list_media() -> Any:
 
 
 @blueprint.post(BASE)
+@request_body(MediaBody)
 async def upload_media() -> Any:
     """Upload a media object (JSON, up to 64 MiB decoded): `data_base64` (alias `audio_base64`, or a
     `data:` URL), `content_type`, `filename`, `namespace`. The path is `namespace/filename`; an

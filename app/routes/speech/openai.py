@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from quart import Blueprint, Response, current_app
 
 from app.bootstrap import Container
-from app.http.bodies import json_object
 from app.http.errors import ApiError
 from app.http.job_follow import JobFollower, job_end, shutting_down
 from app.http.model_choice import resolve_model
+from app.http.request_body import receive_body, request_body
 from app.http.sse import sse_frame, sse_response
 from app.http.uploads import enforce_upload_limit
-from app.routes.speech.requests import check_speech
+from app.routes.speech.requests import SpeechBody, check_speech
 from app.routes.speech.stream import (
     CHUNK,
     bounded,
@@ -61,13 +61,14 @@ class SpeechJob:
 
 
 @blueprint.post("/v1/audio/speech")
+@request_body(SpeechBody)
 async def create_speech() -> Response:
     """Generate speech: the audio bytes, or SSE ``audio.*`` events (``stream`` or ``stream_format: sse``)."""
     container = _container()
     enforce_upload_limit(container.settings.openai_audio_upload_limit_bytes)
-    body = await json_object()
-    variant = await resolve_model(container, body.get("model"), SPEECH.capability, what="speech")
-    checked = await check_speech(container, variant, body)
+    received = await receive_body(SpeechBody)
+    variant = await resolve_model(container, received.get("model"), SPEECH.capability, what="speech")
+    checked = await check_speech(container, variant, received.parse().request())
     follower = JobFollower.for_request()
     stream_id = await follower.submit(SPEECH, checked.params)
     job = SpeechJob(stream_id, checked.choice)

@@ -6,34 +6,33 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from typing import Any
 
 from quart import request
 
 from app.bootstrap import Container
-from app.http.bodies import MULTIPART_TYPES, content_type
 from app.http.errors import ApiError
 from app.http.model_choice import resolve_model
-from app.http.uploads import RECORD_UPLOAD_LIMIT, read_audio_form
+from app.http.request_body import Received, receive_body
+from app.http.uploads import RECORD_UPLOAD_LIMIT
+from app.routes.speech.requests import RecordBody, record_body
 from domain.catalog import ModelVariant
 from domain.speech_records import Family, model_order, unavailable_message
 
 REFERENCE_FIELD = "reference_audio"
 
 
-async def read_create_body() -> tuple[dict[str, Any], bool]:
-    """The request's fields and whether they came from a multipart form (415 for another content
-    type, 413 over the first-party upload limit). A multipart ``reference_audio`` file (or a
-    ``file``/``audio`` part) becomes the base64 ``reference_audio`` field a JSON body carries."""
-    form = await read_audio_form(RECORD_UPLOAD_LIMIT)
-    fields = dict(form.fields)
-    if content_type() not in MULTIPART_TYPES:
-        return fields, False
+async def read_create_body(family: Family) -> Received[RecordBody]:
+    """The family's request body (415 for another content type, 413 over the first-party upload
+    limit). A multipart ``reference_audio`` file (or a ``file``/``audio`` part) becomes the base64
+    ``reference_audio`` field a JSON body carries."""
+    received: Received[RecordBody] = await receive_body(record_body(family), limit=RECORD_UPLOAD_LIMIT)
+    if not received.form:
+        return received
     upload = (await request.files).get(REFERENCE_FIELD)
-    audio = upload.read() if upload is not None else form.audio
+    audio = upload.read() if upload is not None else received.upload.audio
     if audio:
-        fields[REFERENCE_FIELD] = base64.b64encode(audio).decode()
-    return fields, True
+        received.fields[REFERENCE_FIELD] = base64.b64encode(audio).decode()
+    return received
 
 
 async def choose_model(container: Container, family: Family, requested: object) -> ModelVariant:

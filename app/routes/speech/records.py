@@ -22,12 +22,13 @@ from app.http.errors import ApiError
 from app.http.job_follow import JobFollower, job_end, shutting_down
 from app.http.media_download import send_media
 from app.http.pagination import newest_first_page
+from app.http.request_body import request_body_for
 from app.http.route_sets import Route, add_route_set
 from app.http.sse import sse_frame, sse_response
 from app.projections.speech_record_queries import find_record, records_page
 from app.records.deletion import delete_stream
 from app.routes.speech.record_requests import choose_model, read_create_body
-from app.routes.speech.requests import check_speech
+from app.routes.speech.requests import check_speech, record_body
 from app.routes.speech.stream import (
     CHUNK,
     bounded,
@@ -71,6 +72,7 @@ async def list_records(family: Family) -> Any:
     )
 
 
+@request_body_for(record_body)
 async def create_record(family: Family) -> Any:
     """Generate speech and keep it as a record. JSON (or multipart with a `reference_audio` file)
     with the fields of /v1/audio/speech: `model` (default: the first installed model for the
@@ -79,13 +81,12 @@ async def create_record(family: Family) -> Any:
     completed record; `stream: true` (or `stream_format: sse`) answers JSON SSE events `created`,
     `start`, `chunk`…, `final`, then `done` (`error` before `done` when the job fails)."""
     container = _container()
-    fields, form = await read_create_body()
-    variant = await choose_model(container, family, fields.get("model"))
+    received = await read_create_body(family)
+    variant = await choose_model(container, family, received.get("model"))
     checked = await check_speech(
         container,
         variant,
-        fields,
-        form=form,
+        received.parse().request(),
         require=functools.partial(check_family_request, family),
         family=family.name,
     )

@@ -17,19 +17,26 @@ from quart import Blueprint, Response, current_app, jsonify, request
 from quart_schema import validate_querystring
 
 from app.bootstrap import Container, request_metadata
-from app.http.bodies import json_object
 from app.http.errors import ApiError
 from app.http.job_follow import JobFollower
 from app.http.media_download import send_media
 from app.http.model_choice import resolve_model
 from app.http.pagination import newest_first_page
+from app.http.request_body import Received, receive_body, request_body, request_body_for
 from app.http.route_sets import Route, add_route_set
-from app.http.uploads import OCTET_STREAM, RECORD_UPLOAD_LIMIT, read_audio_form
+from app.http.uploads import OCTET_STREAM, RECORD_UPLOAD_LIMIT
 from app.projections.stt_record_queries import find_record, records_page
 from app.records.deletion import delete_stream
 from app.routes.events.routes import StreamEventsQuery, follow_events, one_stream_events
 from app.routes.stt_records.removed import register_removed_routes
-from app.routes.stt_records.requests import model_field, read_record_request
+from app.routes.stt_records.requests import (
+    DiarizationJobBody,
+    EditBody,
+    JobBody,
+    SummaryBody,
+    model_field,
+    read_record_request,
+)
 from domain.events import DomainEvent, new_id
 from domain.fields import FieldError
 from domain.generation import CHAT
@@ -123,16 +130,17 @@ async def list_records(view: View) -> Any:
     )
 
 
+@request_body_for(lambda view: DiarizationJobBody if view.kinds == (DIARIZATION,) else JobBody)
 async def create_record(view: View) -> Any:
     """Create a job from JSON (`audio_base64`) or a multipart upload (`file` or `audio`), up to
     64 MiB: `job_kind`, `model`/`model_id`, `language`, `title`, `generate_summary`,
     `min_speakers`, `max_speakers`. Answers 202 with the queued record; `stream=true` answers with
     the job's events (SSE) until it ends."""
     container = _container()
-    form = await read_audio_form(RECORD_UPLOAD_LIMIT)
-    value = request.args.get("job_kind") or form.fields.get("job_kind")
+    received: Received[JobBody] = await receive_body(JobBody, limit=RECORD_UPLOAD_LIMIT)
+    value = request.args.get("job_kind") or received.get("job_kind")
     kind = _kind(view, value, allow_all=False) or view.kinds[0]
-    job = await read_record_request(container, kind, form)
+    job = await read_record_request(container, kind, received)
     record_id = new_id()
     stream_id = await JobFollower.for_request().submit(job_of(kind), job.params, job_id=record_id)
     if job.stream:
@@ -150,12 +158,13 @@ async def get_record(view: View, record_id: str) -> Any:
     return _json(view, await _record(view, record_id))
 
 
+@request_body(EditBody)
 async def update_record(view: View, record_id: str) -> Any:
     """Edit `title`, `text` (transcripts), `speaker_labels` (`{"SPEAKER_00": "Alice"}`, null
     removes one) or `summary` (null clears it); only the fields sent change."""
     row = await _record(view, record_id)
-    body = await json_object()
-    edit = record_update(body, row["job_kind"], json.loads(row["speakers"]))
+    received = await receive_body(EditBody)
+    edit = record_update(received.fields, row["job_kind"], json.loads(row["speakers"]))
     await asyncio.to_thread(_append, _container(), row, edit)
     return await _current(view, row)
 
@@ -209,15 +218,16 @@ async def cancel_record(view: View, record_id: str) -> Any:
     return await _current(view, row)
 
 
+@request_body(SummaryBody)
 async def regenerate_summary(view: View, record_id: str) -> Any:
     """Generate the record's summary again with the chat model `model` (default: the default chat
     model); the summary streams into the record's events."""
     container = _container()
     row = await _record(view, record_id)
-    body = await json_object() if request.content_length or request.mimetype else {}
+    received = await receive_body(SummaryBody)
     if row["processing_status"] != "ready":
         raise ApiError(409, f"The record is {row['processing_status']}: a summary needs a finished job.")
-    param, model = model_field(body)
+    param, model = model_field(received.fields)
     variant = await resolve_model(
         container, model, CHAT.capability, default_for="chat", what="summaries", param=param
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,14 +19,12 @@ from app.bootstrap import Container
 from app.http.errors import ApiError
 from app.http.job_follow import JobFollower, job_end, shutting_down
 from app.http.model_choice import resolve_model
+from app.http.request_body import receive_body, request_body
 from app.http.sse import sse_frame, sse_response
-from app.http.uploads import read_audio_form, require_audio
-from domain.fields import FieldError, choice, optional_bool, optional_int, optional_number, optional_str
+from app.http.uploads import require_audio
+from app.routes.transcriptions.requests import AlignmentBody, TranscriptionBody
 from domain.transcription import (
     ALIGNMENT,
-    ALIGNMENT_FORMATS,
-    TIMESTAMP_GRANULARITIES,
-    TRANSCRIPT_FORMATS,
     TRANSCRIPTION,
     AlignmentParams,
     AlignmentResult,
@@ -46,7 +44,6 @@ from domain.transcription import (
 blueprint = Blueprint("transcriptions", __name__)
 
 DIAGNOSTICS_KEY = "sauti_asr_diagnostics"
-GRANULARITIES_PARAM = "timestamp_granularities[]"
 TEXT_TYPES = {"text": "text/plain", "srt": "application/x-subrip", "vtt": "text/vtt"}
 
 
@@ -54,24 +51,7 @@ def _container() -> Container:
     return current_app.config["SAUTI_CONTAINER"]
 
 
-# --- reading the form -------------------------------------------------------------------
-
-
-def _granularities(fields: dict[str, Any]) -> list[str]:
-    raw = fields.get("timestamp_granularities", fields.get(GRANULARITIES_PARAM))
-    if raw is None:
-        return []
-    values = raw.split(",") if isinstance(raw, str) else raw
-    if not isinstance(values, list) or not all(isinstance(value, str) for value in values):
-        raise FieldError("`timestamp_granularities[]` must be a list of strings.", GRANULARITIES_PARAM)
-    chosen = [value.strip() for value in values if value.strip()]
-    for value in chosen:
-        if value not in TIMESTAMP_GRANULARITIES:
-            raise FieldError(
-                f"Unsupported timestamp granularity {value!r}: use word, segment or both.",
-                GRANULARITIES_PARAM,
-            )
-    return chosen
+# --- the options -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -81,20 +61,16 @@ class TranscriptionOptions:
     stream: bool
 
     @classmethod
-    def read(cls, fields: dict[str, Any]) -> TranscriptionOptions:
-        response_format = choice(fields, "response_format", TRANSCRIPT_FORMATS, "json")
-        granularities = _granularities(fields)
-        if granularities and response_format != "verbose_json":
-            raise FieldError(
-                "`timestamp_granularities[]` requires response_format=verbose_json.", GRANULARITIES_PARAM
-            )
-        if response_format == "verbose_json" and not granularities:
+    def of(cls, body: TranscriptionBody) -> TranscriptionOptions:
+        granularities = body.timestamp_granularities
+        if body.response_format == "verbose_json" and not granularities:
             granularities = ["segment"]
-        # Checked, then not used: the Whisper engine takes no token budget or sampling temperature.
-        optional_int(fields, "max_tokens", 1, form=True)
-        optional_number(fields, "temperature", 0.0, form=True)
-        stream = bool(optional_bool(fields, "stream", form=True))
-        return cls(response_format, tuple(dict.fromkeys(granularities)), stream)
+        return cls(body.response_format, tuple(dict.fromkeys(granularities)), body.stream)
+
+    @classmethod
+    def read(cls, fields: Mapping[str, Any]) -> TranscriptionOptions:
+        """The options of a body's fields (400 naming the first that cannot be honoured)."""
+        return cls.of(TranscriptionBody.model_validate(fields))
 
 
 # --- /v1/audio/transcriptions ------------------------------------------------------------
@@ -105,22 +81,22 @@ async def _store_audio(container: Container, audio: bytes) -> str:
 
 
 @blueprint.post("/v1/audio/transcriptions")
+@request_body(TranscriptionBody)
 async def create_transcription() -> Response:
+    """Transcribe audio (OpenAI-compatible); `stream` answers with SSE transcript events."""
     container = _container()
-    form = await read_audio_form(container.settings.openai_audio_upload_limit_bytes)
-    fields = form.fields
-    options = TranscriptionOptions.read(fields)
-    language = optional_str(fields, "language")
-    prompt = optional_str(fields, "prompt")
-    audio = require_audio(form)
+    received = await receive_body(TranscriptionBody, limit=container.settings.openai_audio_upload_limit_bytes)
+    fields = received.parse()
+    options = TranscriptionOptions.of(fields)
+    audio = require_audio(received.upload)
     variant = await resolve_model(
-        container, fields.get("model"), TRANSCRIPTION.capability, default_for="asr", what="transcription"
+        container, fields.model, TRANSCRIPTION.capability, default_for="asr", what="transcription"
     )
     aligner = None
-    if fields.get("aligner_model") not in (None, ""):
+    if fields.aligner_model not in (None, ""):
         aligner = await resolve_model(
             container,
-            fields.get("aligner_model"),
+            fields.aligner_model,
             ALIGNMENT.capability,
             what="forced alignment",
             param="aligner_model",
@@ -128,8 +104,8 @@ async def create_transcription() -> Response:
     params = TranscriptionParams(
         audio=await _store_audio(container, audio),
         model=variant.id,
-        language=language or None,
-        prompt=prompt or None,
+        language=fields.language or None,
+        prompt=fields.prompt or None,
         word_timestamps="word" in options.granularities,
         aligner_model=aligner.id if aligner else None,
     )
@@ -201,23 +177,22 @@ async def _transcript_events(follower: JobFollower, stream_id: str) -> AsyncIter
 
 
 @blueprint.post("/v1/audio/align")
+@request_body(AlignmentBody)
 async def align_audio() -> Response:
+    """Time each word of a known text in the audio (forced alignment)."""
     container = _container()
-    form = await read_audio_form(container.settings.openai_audio_upload_limit_bytes)
-    fields = form.fields
-    response_format = choice(fields, "response_format", ALIGNMENT_FORMATS, "json")
-    text = optional_str(fields, "text") or optional_str(fields, "reference_text")
-    if text is None or not text.strip():
-        raise ApiError(
-            400, "`text` (or `reference_text`) is required: the words spoken in the audio.", param="text"
-        )
-    language = optional_str(fields, "language")
-    audio = require_audio(form)
+    received = await receive_body(AlignmentBody, limit=container.settings.openai_audio_upload_limit_bytes)
+    fields = received.parse()
+    response_format = fields.response_format
+    audio = require_audio(received.upload)
     variant = await resolve_model(
-        container, fields.get("model"), ALIGNMENT.capability, default_for="alignment", what="forced alignment"
+        container, fields.model, ALIGNMENT.capability, default_for="alignment", what="forced alignment"
     )
     params = AlignmentParams(
-        audio=await _store_audio(container, audio), text=text, model=variant.id, language=language or None
+        audio=await _store_audio(container, audio),
+        text=fields.spoken_text,
+        model=variant.id,
+        language=fields.language or None,
     )
     follower = JobFollower.for_request()
     stream_id = await follower.submit(ALIGNMENT, params)

@@ -12,16 +12,30 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import Field
 
 from app.bootstrap import Container
 from app.http.errors import ApiError
 from app.http.job_follow import JobFollower
+from app.http.request_body import (
+    AUDIO_BASE64,
+    AUDIO_FILE_PARTS,
+    BASE64_AUDIO,
+    EXAMPLE_AUDIO_BASE64,
+    JSON,
+    MULTIPART,
+    BodyModel,
+    audio_base64_field,
+    one_of,
+)
 from app.http.uploads import RECORD_UPLOAD_LIMIT, AudioForm, audio_content_type, decode_base64_audio
 from app.projections.speech_record_queries import find_record
 from domain.audio_checks import AUDIO_CHECK, AudioCheckParams, AudioCheckResult
-from domain.fields import optional_str
+from domain.fields import Passed, optional_str
 from domain.speech_records import TEXT_TO_SPEECH, VOICE_CLONE, VOICE_DESIGN
-from domain.voices import RECORD, UPLOAD, VoiceFields, VoiceRequest
+from domain.voices import RECORD, UPLOAD, VoiceFields, VoiceRequest, VoiceRequestFields
 
 VOICE_UPLOAD_LIMIT = RECORD_UPLOAD_LIMIT
 """The first-party upload limit (64 MiB)."""
@@ -32,6 +46,30 @@ RECORD_FAMILY_NAMES = {
     "voice-designs": VOICE_DESIGN,
     "voice-clones": VOICE_CLONE,
 }
+
+
+class VoiceBody(BodyModel, VoiceRequestFields):
+    """A voice to save: its name and a reference clip (a file part, or base64 in `reference_audio`
+    or `audio_base64`), or a generated speech record (`source_record_id`). The fields are read in
+    the order listed; the reference, its `content_type` and `filename` after them."""
+
+    encodings = (JSON, MULTIPART)
+    file_parts = AUDIO_FILE_PARTS
+    requires = ("name", one_of("file", "audio", "reference_audio", "audio_base64", "source_record_id"))
+
+    reference_audio: Annotated[str | None, Passed] = Field(
+        None,
+        description=AUDIO_BASE64 + " The contract's name for the clip.",
+        examples=[EXAMPLE_AUDIO_BASE64],
+        json_schema_extra=BASE64_AUDIO,
+    )
+    audio_base64: Annotated[str | None, Passed] = audio_base64_field()
+    content_type: Annotated[str | None, Passed] = Field(
+        None, description="The clip's media type, when its bytes do not say (`audio/wav`)."
+    )
+    filename: Annotated[str | None, Passed] = Field(
+        None, description="The clip's file name, when no file part names it."
+    )
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,11 @@ from app.http.errors import ApiError
 from app.http.job_follow import JobFollower, JobTimeout, job_end, shutting_down
 from app.http.media_download import send_media
 from app.http.pagination import newest_first_page
-from app.http.uploads import OCTET_STREAM, read_audio_form
+from app.http.request_body import receive_body, request_body
+from app.http.uploads import OCTET_STREAM
 from app.projections.saved_voice_queries import find_voice, voices_page
 from app.records.deletion import delete_stream
-from app.routes.voices.requests import VOICE_UPLOAD_LIMIT, VoiceSource, read_voice_source
+from app.routes.voices.requests import VOICE_UPLOAD_LIMIT, VoiceBody, VoiceSource, read_voice_source
 from domain.events import DomainEvent, new_id, stream_id
 from domain.voices import (
     BASE_URL,
@@ -34,7 +35,6 @@ from domain.voices import (
     VoiceSaved,
     VoiceTranscriptionParams,
     voice_json,
-    voice_request,
 )
 from eventstore.base import ANY, NO_STREAM, ExpectedVersion
 from workflows.jobs import to_new_event
@@ -83,6 +83,7 @@ async def list_voices() -> Any:
 
 
 @blueprint.post(BASE_URL)
+@request_body(VoiceBody)
 async def create_voice() -> Any:
     """Save a voice from reference audio and its transcript: JSON (`name`, `reference_audio` or
     `audio_base64` in base64, `reference_text`, `language`, `description`) or multipart (a `file`
@@ -91,8 +92,9 @@ async def create_voice() -> Any:
     `reference_text` the reference is transcribed first (default ASR model). Answers 201 with the
     ready voice."""
     container = _container()
-    form = await read_audio_form(VOICE_UPLOAD_LIMIT)
-    source = await read_voice_source(container, voice_request(form.fields), form)
+    received = await receive_body(VoiceBody, limit=VOICE_UPLOAD_LIMIT)
+    request = received.parse().request()
+    source = await read_voice_source(container, request, received.upload)
     voice_id = new_id()
     if source.reference_text is not None:
         saved = VoiceSaved(
