@@ -108,11 +108,6 @@ async def receive_body(model: type[M], *, limit: int | None = None) -> Received[
     return Received(model, body, form=False)
 
 
-async def read_body(model: type[M], *, limit: int | None = None, **context: Any) -> M:
-    """Read the body and check its fields: ``receive_body(…).parse(…)``."""
-    return (await receive_body(model, limit=limit)).parse(**context)
-
-
 # --- documentation ------------------------------------------------------------------------
 
 

@@ -130,14 +130,19 @@ async def list_records(view: View) -> Any:
     )
 
 
-@request_body_for(lambda view: DiarizationJobBody if view.kinds == (DIARIZATION,) else JobBody)
+def job_body(view: View) -> type[JobBody]:
+    """The create body of the view: the diarization view creates diarization records only."""
+    return DiarizationJobBody if view.kinds == (DIARIZATION,) else JobBody
+
+
+@request_body_for(job_body)
 async def create_record(view: View) -> Any:
     """Create a job from JSON (`audio_base64`) or a multipart upload (`file` or `audio`), up to
     64 MiB: `job_kind`, `model`/`model_id`, `language`, `title`, `generate_summary`,
     `min_speakers`, `max_speakers`. Answers 202 with the queued record; `stream=true` answers with
     the job's events (SSE) until it ends."""
     container = _container()
-    received: Received[JobBody] = await receive_body(JobBody, limit=RECORD_UPLOAD_LIMIT)
+    received: Received[JobBody] = await receive_body(job_body(view), limit=RECORD_UPLOAD_LIMIT)
     value = request.args.get("job_kind") or received.get("job_kind")
     kind = _kind(view, value, allow_all=False) or view.kinds[0]
     job = await read_record_request(container, kind, received)
