@@ -76,6 +76,10 @@ class RecordUpdated(DomainEvent):
         return self.model_dump(mode="json", exclude_unset=True)
 
 
+RECORD_DELETED_REASON = "the record was deleted"
+"""Why a deleted record's job was cancelled."""
+
+
 class RecordDeleted(DomainEvent):
     """The record is gone (its row and its audio); its events stay for the audit."""
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+from app.bootstrap import Container, request_metadata
 from app.maintenance.media_sweep import remove_unclaimed
 from app.projections.media_refs import stream_media_in
 from domain.errors import InvalidTransition, NotFound
@@ -55,6 +56,20 @@ def delete_stream(
         release_media(store, media, claimed, last)
         return True
     raise ConcurrencyError(stream_id, "any", -1)
+
+
+def delete_record(container: Container, stream_id: str, deleted: DomainEvent, *, reason: str) -> bool:
+    """``delete_stream`` as a route deletes: with the container's store, media and jobs, and the
+    metadata of the request being served."""
+    return delete_stream(
+        container.store,
+        container.media,
+        stream_id,
+        deleted,
+        metadata=request_metadata(),
+        jobs=container.jobs,
+        reason=reason,
+    )
 
 
 def release_media(store: SqlEventStore, media: MediaStore, digests: list[str], last: RecordedEvent) -> None:

@@ -23,13 +23,13 @@ from typing import Any
 
 from quart import Blueprint, Response, current_app, jsonify, request
 
-from app.bootstrap import Container, request_metadata
+from app.bootstrap import Container
 from app.http.errors import ApiError
 from app.http.job_follow import JobFollower, job_end, shutting_down
 from app.http.model_choice import resolve_model
 from app.http.request_body import receive_body, request_body
 from app.http.sse import sse_frame, sse_response
-from app.records.deletion import delete_stream
+from app.records import deletion
 from app.routes.chat.bodies import ResponseBody
 from app.routes.chat.requests import FieldNames, generation_params, normalize_messages
 from domain.events import stream_id as make_stream_id
@@ -238,13 +238,10 @@ async def delete_response(response_id: str) -> dict[str, Any]:
     await _state(response_id)
     container = _container()
     deleted = await asyncio.to_thread(
-        delete_stream,
-        container.store,
-        container.media,
+        deletion.delete_record,
+        container,
         _stream_id(response_id),
         ResponseDeleted(),
-        metadata=request_metadata(),
-        jobs=container.jobs,
         reason="the response was deleted",
     )
     if not deleted:

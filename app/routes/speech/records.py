@@ -17,7 +17,7 @@ from typing import Any
 
 from quart import Blueprint, Response, current_app, jsonify
 
-from app.bootstrap import Container, request_metadata
+from app.bootstrap import Container
 from app.http.errors import ApiError
 from app.http.job_follow import JobFollower, job_end, shutting_down
 from app.http.media_download import send_media
@@ -26,7 +26,7 @@ from app.http.request_body import request_body_for
 from app.http.route_sets import Route, add_route_set
 from app.http.sse import sse_frame, sse_response
 from app.projections.speech_record_queries import find_record, records_page
-from app.records.deletion import delete_stream
+from app.records import deletion
 from app.routes.speech.record_requests import choose_model, read_create_body
 from app.routes.speech.requests import check_speech, record_body
 from app.routes.speech.stream import (
@@ -42,7 +42,7 @@ from app.routes.speech.stream import (
 from domain.events import new_id
 from domain.speech import SPEECH, FormatChoice, SpeechSynthesisPlanned
 from domain.speech_records import FAMILIES, Family, check_family_request, record_json
-from domain.stt_records import RecordDeleted
+from domain.stt_records import RECORD_DELETED_REASON, RecordDeleted
 
 blueprint = Blueprint("speech_records", __name__)
 log = logging.getLogger(__name__)
@@ -116,20 +116,10 @@ async def delete_record(family: Family, record_id: str) -> Any:
     audit keeps that it existed, not the audio."""
     container = _container()
     row = await _find(container, family, record_id)
-    await asyncio.to_thread(_delete, container, row)
-    return {"id": row["id"], "object": family.object_name, "deleted": True}
-
-
-def _delete(container: Container, row: Row) -> None:
-    delete_stream(
-        container.store,
-        container.media,
-        row["stream_id"],
-        RecordDeleted(),
-        metadata=request_metadata(),
-        jobs=container.jobs,
-        reason="the record was deleted",
+    await asyncio.to_thread(
+        deletion.delete_record, container, row["stream_id"], RecordDeleted(), reason=RECORD_DELETED_REASON
     )
+    return {"id": row["id"], "object": family.object_name, "deleted": True}
 
 
 async def record_audio(family: Family, record_id: str) -> Any:

@@ -26,7 +26,7 @@ from app.http.request_body import Received, receive_body, request_body, request_
 from app.http.route_sets import Route, add_route_set
 from app.http.uploads import OCTET_STREAM, RECORD_UPLOAD_LIMIT
 from app.projections.stt_record_queries import find_record, records_page
-from app.records.deletion import delete_stream
+from app.records import deletion
 from app.routes.events.routes import StreamEventsQuery, follow_events, one_stream_events
 from app.routes.stt_records.removed import register_removed_routes
 from app.routes.stt_records.requests import (
@@ -43,6 +43,7 @@ from domain.generation import CHAT
 from domain.stt_records import (
     DIARIZATION,
     JOB_KINDS,
+    RECORD_DELETED_REASON,
     RecordDeleted,
     job_kind,
     job_of,
@@ -178,20 +179,10 @@ async def delete_record(view: View, record_id: str) -> Any:
     """Delete the record and its stored audio (a job in flight is cancelled first). Its events
     stay: the audit keeps that it existed, not the audio."""
     row = await _record(view, record_id)
-    await asyncio.to_thread(_delete, _container(), row)
-    return {"id": row["id"], "object": view.object_name, "deleted": True}
-
-
-def _delete(container: Container, row: Row) -> None:
-    delete_stream(
-        container.store,
-        container.media,
-        row["stream_id"],
-        RecordDeleted(),
-        metadata=request_metadata(),
-        jobs=container.jobs,
-        reason="the record was deleted",
+    await asyncio.to_thread(
+        deletion.delete_record, _container(), row["stream_id"], RecordDeleted(), reason=RECORD_DELETED_REASON
     )
+    return {"id": row["id"], "object": view.object_name, "deleted": True}
 
 
 async def record_audio(view: View, record_id: str) -> Any:

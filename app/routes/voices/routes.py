@@ -23,7 +23,7 @@ from app.http.pagination import newest_first_page
 from app.http.request_body import receive_body, request_body
 from app.http.uploads import OCTET_STREAM
 from app.projections.saved_voice_queries import find_voice, voices_page
-from app.records.deletion import delete_stream
+from app.records import deletion
 from app.routes.voices.requests import VOICE_UPLOAD_LIMIT, VoiceBody, VoiceSource, read_voice_source
 from domain.events import DomainEvent, new_id, stream_id
 from domain.voices import (
@@ -62,14 +62,8 @@ def _append(container: Container, voice_id: str, event: DomainEvent, expected: E
 def _delete(container: Container, voice_id: str) -> None:
     """Append the deletion (a transcription still running is cancelled first), then remove the
     media objects no other stream claims."""
-    delete_stream(
-        container.store,
-        container.media,
-        stream_id(CATEGORY, voice_id),
-        VoiceDeleted(),
-        metadata=request_metadata(),
-        jobs=container.jobs,
-        reason="the voice was deleted",
+    deletion.delete_record(
+        container, stream_id(CATEGORY, voice_id), VoiceDeleted(), reason="the voice was deleted"
     )
 
 
