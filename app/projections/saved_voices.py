@@ -43,7 +43,9 @@ class SavedVoicesProjection(RecordProjection):
     def columns(self, verb: str) -> Sequence[Column[Any]]:
         return [saved_voices.c.language]
 
-    def changes(self, row: Row, verb: str, event: RecordedEvent) -> dict[str, Any] | None:
+    def changes(
+        self, connection: Connection, row: Row, verb: str, event: RecordedEvent
+    ) -> dict[str, Any] | None:
         return _job_changes(event, row["language"])
 
 

@@ -41,7 +41,7 @@ class SpeechRecordsProjection(RecordProjection):
     def creators(self) -> Mapping[str, Creator]:
         return {JobRequested.verb: _requested}
 
-    def changes(self, row: Row, verb: str, event: RecordedEvent) -> dict[str, Any]:
+    def changes(self, connection: Connection, row: Row, verb: str, event: RecordedEvent) -> dict[str, Any]:
         return _changes(verb, event)
 
 
