@@ -2,7 +2,8 @@
 
 A media object's file may be deleted only when no stream claims it any more: the same bytes
 uploaded twice, or the same sentence synthesized twice, are one content-addressed object shared
-by several streams. Pure: the ``media_references`` projection and its migration both use it.
+by several streams. Pure: the ``media_references`` projection uses it (migration 0003 keeps its
+own copy of these rules as they were when it was written: a migration never imports them).
 """
 
 from __future__ import annotations

@@ -211,6 +211,15 @@ def text_delta(text: str, *, first: bool) -> str:
     return line if first else f" {line}"
 
 
+def extend_transcript(text: str | None, segment_texts: Iterable[str]) -> str | None:
+    """``text`` with the segments after it added one by one, as ``text_delta`` says (a blank
+    segment adds nothing; an empty or absent text takes the next segment's line as its first)."""
+    added = " ".join(line for segment_text in segment_texts if (line := _one_line(segment_text)))
+    if not added:
+        return text
+    return f"{text} {added}" if text else added
+
+
 def format_timestamp(seconds: float, decimal_marker: str = ",") -> str:
     """``HH:MM:SS,mmm`` (SRT) or with ``.`` (WebVTT), rounded to the millisecond; negatives are 0.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, Select, Table
+from sqlalchemy import Connection, Engine, Select, Table
 
 from eventstore.db import read_transaction
 
@@ -14,9 +14,16 @@ def newest_first(
 ) -> tuple[list[dict[str, Any]], bool]:
     """Up to ``limit`` rows of ``query`` over ``table``, newest first, created before position
     ``before``; and whether there are more."""
+    with read_transaction(engine) as connection:
+        return newest_first_in(connection, table, query, before, limit)
+
+
+def newest_first_in(
+    connection: Connection, table: Table, query: Select[Any], before: int | None, limit: int
+) -> tuple[list[dict[str, Any]], bool]:
+    """``newest_first`` inside a transaction the caller holds (to read more in the same one)."""
     if before is not None:
         query = query.where(table.c.created_position < before)
     query = query.order_by(table.c.created_position.desc()).limit(limit + 1)
-    with read_transaction(engine) as connection:
-        rows = [dict(row) for row in connection.execute(query).mappings()]
+    rows = [dict(row) for row in connection.execute(query).mappings()]
     return rows[:limit], len(rows) > limit

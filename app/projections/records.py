@@ -5,7 +5,9 @@ A subclass names its table (with ``stream_id``, ``updated_at`` and ``last_positi
 job kinds whose records it keeps, the verbs that create a row (``creators``) and the one that
 deletes it, and says in ``changes`` what an event changes in an existing row. Events of a stream
 without a row (a job that is not a record, a late event after a deletion) change nothing. A row's
-status is the job's, in the words of its kind's status vocabulary (``status``).
+status is the job's, in the words of its kind's status vocabulary (``status``). A projection may
+keep a record's parts in tables of their own (``tables`` after the first, each with a
+``stream_id`` column), which ``changes`` writes: a deletion drops the stream's rows there too.
 """
 
 from __future__ import annotations
@@ -60,9 +62,11 @@ class RecordProjection(ABC):
         return [self.table.c.stream_id]
 
     @abstractmethod
-    def changes(self, row: Row, verb: str, event: RecordedEvent) -> dict[str, Any] | None:
+    def changes(
+        self, connection: Connection, row: Row, verb: str, event: RecordedEvent
+    ) -> dict[str, Any] | None:
         """The new values of the row's columns; None when the event changes nothing, not even
-        the row's ``updated_at``."""
+        the row's ``updated_at``. ``connection`` is the append's, for the projection's other tables."""
 
     def apply(self, connection: Connection, event: RecordedEvent) -> None:
         if event.category not in self.categories:
@@ -77,9 +81,10 @@ class RecordProjection(ABC):
         if row is None:
             return
         if verb == self.deleted_verb:
-            connection.execute(delete(self.table).where(where))
+            for table in reversed(self.tables):
+                connection.execute(delete(table).where(table.c.stream_id == event.stream_id))
             return
-        changes = self.changes(row, verb, event)
+        changes = self.changes(connection, row, verb, event)
         if changes is not None:
             connection.execute(
                 update(self.table)

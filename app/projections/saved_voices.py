@@ -41,7 +41,9 @@ class SavedVoicesProjection(RecordProjection):
     def columns(self, verb: str) -> Sequence[Column[Any]]:
         return [saved_voices.c.language]
 
-    def changes(self, row: Row, verb: str, event: RecordedEvent) -> dict[str, Any] | None:
+    def changes(
+        self, connection: Connection, row: Row, verb: str, event: RecordedEvent
+    ) -> dict[str, Any] | None:
         lifecycle = lifecycle_event(event.type, event.data)
         changes = _job_changes(lifecycle, row["language"])
         return None if changes is None else {**changes, **self.status_after(event.category, lifecycle)}

@@ -38,7 +38,7 @@ class SpeechRecordsProjection(RecordProjection):
     def creators(self) -> Mapping[str, Creator]:
         return {JobRequested.verb: _requested}
 
-    def changes(self, row: Row, verb: str, event: RecordedEvent) -> dict[str, Any]:
+    def changes(self, connection: Connection, row: Row, verb: str, event: RecordedEvent) -> dict[str, Any]:
         lifecycle = lifecycle_event(event.type, event.data)
         return {**_changes(verb, event, lifecycle), **self.status_after(event.category, lifecycle)}
 

@@ -4,6 +4,11 @@ stream's events (docs/speech-to-text-records.md).
 Only streams requested with ``record: true`` have a row (the OpenAI route's transcriptions are
 ``transcription-`` streams too). A rerun starts the results over and keeps what the user set
 (title, speaker labels); ``record_deleted`` drops the row.
+
+A segment is one row of ``stt_record_segments`` (a redelivered one is not inserted again), and
+the record's ``text`` is not rewritten for it: appending the 2,000th costs what the first did. The
+text is stored when an event sets it (the job's end, an edit), with ``text_through``, the highest
+segment id it holds; reading the record adds the later segments (``stt_record_queries``).
 """
 
 from __future__ import annotations
@@ -13,10 +18,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Column, Connection, insert, update
+from sqlalchemy import Column, Connection, Table, delete, insert, select, update
 
 from app.projections.records import Creator, RecordProjection, Row
-from app.projections.tables import stt_records
+from app.projections.stt_record_queries import last_segment_id_in, transcript_in
+from app.projections.tables import stt_record_segments, stt_records
 from domain import diarization, summaries, transcription
 from domain.diarization import DiarizationParams, SpeakersAttributed, SpeakersFound, SpeechDetected
 from domain.events import DomainEvent
@@ -29,7 +35,7 @@ from domain.jobs import (
     lifecycle_event,
 )
 from domain.stt_records import DIARIZATION, SAA, RecordDeleted, RecordUpdated, merge_labels
-from domain.transcription import LanguageDetected, SegmentTranscribed, TranscriptionParams, text_delta
+from domain.transcription import LanguageDetected, SegmentTranscribed, TranscriptionParams
 from eventstore.base import RecordedEvent, dumps
 
 # Segment ends measure a transcription's progress, short of 100 % (the job completed).
@@ -49,8 +55,11 @@ _LIGHT_COLUMNS = (
     "summary_status",
 )
 # Large columns are read only for the events that change them.
+_TEXT = ("text", "text_through")
 _HEAVY_COLUMNS: dict[str, tuple[str, ...]] = {
-    SegmentTranscribed.verb: ("segments", "text"),
+    JobCompleted.verb: _TEXT,
+    JobFailed.verb: _TEXT,
+    JobCancelled.verb: _TEXT,
     summaries.SummaryGenerated.verb: ("summary",),
 }
 
@@ -68,17 +77,22 @@ class SttRecordsProjection(RecordProjection):
     deleted_verb = RecordDeleted.verb
 
     @property
+    def tables(self) -> list[Table]:
+        return [stt_records, stt_record_segments]
+
+    @property
     def creators(self) -> Mapping[str, Creator]:
         return {JobRequested.verb: _requested}
 
     def columns(self, verb: str) -> Sequence[Column[Any]]:
         return [stt_records.c[name] for name in (*_LIGHT_COLUMNS, *_HEAVY_COLUMNS.get(verb, ()))]
 
-    def changes(self, row: Row, verb: str, event: RecordedEvent) -> dict[str, Any]:
+    def changes(self, connection: Connection, row: Row, verb: str, event: RecordedEvent) -> dict[str, Any]:
         lifecycle = lifecycle_event(event.type, event.data)
         if lifecycle is None:
-            return _result_changes(row, verb, event.data)
-        return {**_lifecycle_changes(row, event, lifecycle), **self.status_after(event.category, lifecycle)}
+            return _result_changes(connection, row, verb, event)
+        changes = _lifecycle_changes(connection, row, event, lifecycle)
+        return {**changes, **self.status_after(event.category, lifecycle)}
 
 
 def _requested(connection: Connection, event: RecordedEvent) -> None:
@@ -95,6 +109,9 @@ def _requested(connection: Connection, event: RecordedEvent) -> None:
             update(stt_records)
             .where(stt_records.c.stream_id == event.stream_id)
             .values(**run_values, updated_at=event.recorded_at)
+        )
+        connection.execute(
+            delete(stt_record_segments).where(stt_record_segments.c.stream_id == event.stream_id)
         )
         return
     connection.execute(
@@ -131,7 +148,7 @@ def _fresh_results(params: TranscriptionParams | DiarizationParams) -> dict[str,
         "generate_summary": params.generate_summary,
         "duration": None,
         "text": None,
-        "segments": "[]",
+        "text_through": None,
         "speakers": "[]",
         "speaker_turns": "[]",
         # A summary is on its way once the job completes.
@@ -145,22 +162,27 @@ def _fresh_results(params: TranscriptionParams | DiarizationParams) -> dict[str,
     }
 
 
-def _lifecycle_changes(row: Row, event: RecordedEvent, lifecycle: DomainEvent) -> dict[str, Any]:
-    """Changes from the generic job lifecycle, besides the status."""
+def _lifecycle_changes(
+    connection: Connection, row: Row, event: RecordedEvent, lifecycle: DomainEvent
+) -> dict[str, Any]:
+    """Changes from the generic job lifecycle, besides the status. The job's end stores the
+    transcript: the result's text, or the segments' so far."""
     match lifecycle:
         case JobProgressed(step=step, percent=percent):
             return {"progress": max(row["progress"], percent), "stage": step}
         case JobCompleted(result=result):
+            results = _completed_results(row, result)
             return {
                 "progress": 100.0,
                 "completed_at": event.recorded_at,
                 "result": dumps(result),
-                **_completed_results(row, result),
+                **_stored_text(connection, row, event.stream_id, results.get("text")),
+                **results,
             }
         case JobFailed(error=error):
-            return {**_ended(row, event), "error": error}
+            return {**_ended(row, event), **_stored_text(connection, row, event.stream_id), "error": error}
         case JobCancelled():
-            return _ended(row, event)
+            return {**_ended(row, event), **_stored_text(connection, row, event.stream_id)}
     return {}
 
 
@@ -176,6 +198,14 @@ def _completed_results(row: Row, result: Mapping[str, Any]) -> dict[str, Any]:
     return changes
 
 
+def _stored_text(connection: Connection, row: Row, stream_id: str, text: str | None = None) -> dict[str, Any]:
+    """The transcript stored once, at the job's end, with the id of the last segment it holds:
+    ``text`` (the result's), else the transcript the segments have made so far."""
+    if text is None:
+        text = transcript_in(connection, stream_id, row["text"], row["text_through"])
+    return {"text": text, "text_through": last_segment_id_in(connection, stream_id)}
+
+
 def _ended(row: Row, event: RecordedEvent) -> dict[str, Any]:
     changes: dict[str, Any] = {"completed_at": event.recorded_at}
     if row["summary_status"] == "pending" and row["summary_id"] is None:
@@ -183,13 +213,14 @@ def _ended(row: Row, event: RecordedEvent) -> dict[str, Any]:
     return changes
 
 
-def _result_changes(row: Row, verb: str, data: dict[str, Any]) -> dict[str, Any]:
+def _result_changes(connection: Connection, row: Row, verb: str, event: RecordedEvent) -> dict[str, Any]:
     """Changes from the events that carry a record's results, summaries and edits."""
+    data = event.data
     if verb == LanguageDetected.verb:
         detected = LanguageDetected.model_validate(data)
         return {"language": detected.language, "duration": detected.duration}
     if verb == SegmentTranscribed.verb:
-        return _segment(row, SegmentTranscribed.model_validate(data))
+        return _segment(connection, row, event.stream_id, SegmentTranscribed.model_validate(data))
     if verb == SpeechDetected.verb:
         return {"duration": SpeechDetected.model_validate(data).duration}
     if verb in _SPEAKER_EVENTS:
@@ -197,17 +228,30 @@ def _result_changes(row: Row, verb: str, data: dict[str, Any]) -> dict[str, Any]
         turns = [turn.model_dump(mode="json", exclude_none=True) for turn in found.turns]
         return {"speakers": dumps(found.speakers), "speaker_turns": dumps(turns)}
     if verb == RecordUpdated.verb:
-        return _edit(row, RecordUpdated.model_validate(data))
+        return _edit(connection, row, event.stream_id, RecordUpdated.model_validate(data))
     return _summary_changes(row, verb, data)
 
 
-def _segment(row: Row, segment: SegmentTranscribed) -> dict[str, Any]:
-    segments: list[dict[str, Any]] = json.loads(row["segments"])
-    if any(known["id"] == segment.id for known in segments):
+def _segment(connection: Connection, row: Row, stream_id: str, segment: SegmentTranscribed) -> dict[str, Any]:
+    """One insert (none for a segment already recorded) and the progress: the transcript and the
+    segments recorded so far are neither read nor written."""
+    table = stt_record_segments
+    known = select(table.c.id).where(table.c.stream_id == stream_id, table.c.id == segment.id)
+    if connection.execute(known).first() is not None:
         return {}
-    changes: dict[str, Any] = {"segments": dumps([*segments, segment.payload()])}
-    if " ".join(segment.text.split()):
-        changes["text"] = (row["text"] or "") + text_delta(segment.text, first=not row["text"])
+    payload = segment.payload()
+    connection.execute(
+        insert(table).values(
+            stream_id=stream_id,
+            id=segment.id,
+            start=segment.start,
+            end=segment.end,
+            text=segment.text,
+            words=dumps(payload["words"]),
+            speaker=segment.speaker,
+        )
+    )
+    changes: dict[str, Any] = {}
     if row["duration"]:
         base, share = SEGMENT_PROGRESS_RANGE.get(row["job_kind"], (0.0, 100.0))
         percent = min(SEGMENT_PROGRESS_CAP, base + share * segment.end / row["duration"])
@@ -215,9 +259,11 @@ def _segment(row: Row, segment: SegmentTranscribed) -> dict[str, Any]:
     return changes
 
 
-def _edit(row: Row, edit: RecordUpdated) -> dict[str, Any]:
+def _edit(connection: Connection, row: Row, stream_id: str, edit: RecordUpdated) -> dict[str, Any]:
     given = edit.model_fields_set
     changes: dict[str, Any] = {name: getattr(edit, name) for name in given & {"title", "text"}}
+    if "text" in given:  # the transcript from here on: this text and the segments to come
+        changes["text_through"] = last_segment_id_in(connection, stream_id)
     if edit.speaker_labels is not None:
         changes["speaker_labels"] = dumps(
             merge_labels(json.loads(row["speaker_labels"]), edit.speaker_labels)

@@ -28,7 +28,10 @@ Index("ix_jobs_category_created", jobs.c.category, jobs.c.created_at)
 Index("ix_jobs_status", jobs.c.status)
 
 # Persisted speech-to-text records (docs/speech-to-text-records.md): one row per record stream.
-# JSON columns hold lists and maps exactly as the events carried them.
+# JSON columns hold lists and maps exactly as the events carried them. The segments are rows of
+# ``stt_record_segments``; ``text`` is the transcript as of the last event that set it (the job's
+# end, an edit), and ``text_through`` the highest segment id it already holds: the segments after
+# it are added to it when the record is read (app/projections/stt_record_queries.py).
 stt_records = Table(
     "stt_records",
     metadata,
@@ -56,7 +59,7 @@ stt_records = Table(
     Column("generate_summary", Boolean, nullable=False),
     Column("duration", Float, nullable=True),
     Column("text", Text, nullable=True),
-    Column("segments", Text, nullable=False),
+    Column("text_through", Integer, nullable=True),
     Column("speakers", Text, nullable=False),
     Column("speaker_labels", Text, nullable=False),
     Column("speaker_turns", Text, nullable=False),
@@ -72,6 +75,20 @@ Index("ix_stt_records_id", stt_records.c.id)
 Index("ix_stt_records_kind_position", stt_records.c.job_kind, stt_records.c.created_position)
 Index("ix_stt_records_position", stt_records.c.created_position)
 Index("ix_stt_records_audio", stt_records.c.audio)
+
+# A record's transcribed segments, one row each as its ``segment_transcribed`` event carried it
+# (``words``: JSON), in ``id`` order. Appending one is one insert, at any length of transcript.
+stt_record_segments = Table(
+    "stt_record_segments",
+    metadata,
+    Column("stream_id", String(200), primary_key=True),
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("start", Float, nullable=False),
+    Column("end", Float, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("words", Text, nullable=False),
+    Column("speaker", String(100), nullable=True),
+)
 
 # Which streams claim which media objects (app/projections/media_refs.py): a media object's file
 # is deleted only when no stream claims it.

@@ -7,11 +7,12 @@ import json
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from app.bootstrap import build_projections
 from app.projections.media_refs import stream_media, unclaimed
 from app.projections.stt_record_queries import find_record, records_page
+from app.projections.tables import stt_record_segments, stt_records
 from domain.diarization import (
     DIARIZATION,
     DiarizationParams,
@@ -29,6 +30,7 @@ from domain.transcription import (
     TranscriptionParams,
     WordTiming,
 )
+from eventstore.base import dumps
 from eventstore.projections import ProjectionRegistry
 from eventstore.sql import SqlEventStore
 from workflows.jobs import JobRun, JobService, to_new_event
@@ -313,3 +315,91 @@ def test_rebuild_reproduces_the_records_exactly(records: Records) -> None:
     assert sorted(row[1] for row in before["stt_records"]) == ["a", "b", "c"]
     assert records.projections.rebuild(records.store) == records.store.last_position()
     assert records.projections.dump(records.engine) == before
+
+
+def _stored(records: Records, stream_id: str) -> tuple[Any, ...]:
+    """What the tables hold for a record: its stored text and ``text_through``, its segment ids."""
+    with records.engine.connect() as connection:
+        row = connection.execute(
+            select(stt_records.c.text, stt_records.c.text_through).where(stt_records.c.stream_id == stream_id)
+        ).first()
+        ids = connection.execute(
+            select(stt_record_segments.c.id)
+            .where(stt_record_segments.c.stream_id == stream_id)
+            .order_by(stt_record_segments.c.id)
+        ).scalars()
+        return (tuple(row) if row is not None else None, list(ids))
+
+
+def test_segments_are_rows_and_the_running_transcript_is_read_from_them(records: Records) -> None:
+    stream_id = records.transcription("long")
+    run = records.run(stream_id)
+    run.append(LanguageDetected(language="en", duration=10.0))
+    run.append(_segment(0, 0.0, 2.0, "Hello there."), 0)
+    run.append(SegmentTranscribed(id=1, start=2.0, end=3.0, text="  "), 1)  # adds no words
+    run.append(_segment(2, 3.0, 5.0, "General Kenobi."), 2)
+    seen = records.row("long")
+    assert seen is not None
+    # A redelivered segment (another event, the same id) changes nothing.
+    run.append(_segment(2, 3.0, 9.0, "General Kenobi, again."), "redelivered")
+    row = records.row("long")
+    assert row is not None
+    assert (row["text"], row["progress"]) == ("Hello there. General Kenobi.", 50.0)
+    assert row["segments"] == seen["segments"]
+    assert [s["id"] for s in json.loads(row["segments"])] == [0, 1, 2]
+    page, _ = records_page(records.engine, JOB_KINDS, None, 10)
+    assert page[0]["text"] == "Hello there. General Kenobi." and "text_through" not in page[0]
+    assert "text_through" not in row
+    # Nothing of the transcript is stored while the job runs: each segment was one insert.
+    assert _stored(records, stream_id) == ((None, None), [0, 1, 2])
+
+    # An edit replaces the transcript so far; the segments after it add to the edit.
+    records.edit(stream_id, RecordUpdated(text="Edited."))
+    run.append(_segment(3, 5.0, 6.0, "More."), 3)
+    assert records.row("long")["text"] == "Edited. More."  # type: ignore[index]
+    assert _stored(records, stream_id) == (("Edited.", 2), [0, 1, 2, 3])
+    page, _ = records_page(records.engine, JOB_KINDS, None, 10)
+    assert page[0]["text"] == "Edited. More."
+
+    # The job's end stores the transcript once.
+    run.fail("out of memory")
+    assert _stored(records, stream_id) == (("Edited. More.", 3), [0, 1, 2, 3])
+    assert records.row("long")["text"] == "Edited. More."  # type: ignore[index]
+
+    records.jobs.rerun(stream_id)
+    assert _stored(records, stream_id) == ((None, None), [])
+    rerun = records.run(stream_id)
+    rerun.append(_segment(0, 0.0, 1.0, "Again."), 0)
+    assert records.row("long")["text"] == "Again."  # type: ignore[index]
+    records.edit(stream_id, RecordDeleted())
+    assert _stored(records, stream_id) == (None, [])
+
+
+def test_a_completed_transcript_is_the_results_text(records: Records) -> None:
+    stream_id = records.transcription("done")
+    _transcribe(records, stream_id)
+    assert _stored(records, stream_id) == (("Ask not what your country", 1), [0, 1])
+    records.edit(stream_id, RecordUpdated(text="Ask not."))
+    assert _stored(records, stream_id) == (("Ask not.", 1), [0, 1])
+    assert records.row("done")["text"] == "Ask not."  # type: ignore[index]
+
+
+def test_a_records_segments_read_back_byte_for_byte_as_their_events_carried_them(records: Records) -> None:
+    stream_id = records.transcription("exact", job_kind="speaker_attributed_asr", diarization_model="R")
+    run = records.run(stream_id)
+    said = [
+        SegmentTranscribed(
+            id=0,
+            start=0.1 + 0.2,
+            end=1e-7,
+            text=' "Quoted", back\\slash, tab\t, new\nline, \u00e9t\u00e9 \U0001f600 \x01',
+            words=(WordTiming(word=" \u00e9t\u00e9", start=0.0, end=1e21, probability=1.0),),
+            speaker="SPEAKER_\u00c9",
+        ),
+        SegmentTranscribed(id=1, start=2, end=3, text=" plain"),
+    ]
+    for segment in said:
+        run.append(segment, segment.id)
+    row = records.row("exact")
+    assert row is not None
+    assert row["segments"] == dumps([segment.payload() for segment in said])

@@ -15,6 +15,7 @@ from domain.transcription import (
     WordTiming,
     alignment_json,
     alignment_text,
+    extend_transcript,
     format_timestamp,
     language_code,
     text_delta,
@@ -159,3 +160,22 @@ def test_alignment_documents() -> None:
 )
 def test_language_hints(hint: str | None, code: str | None) -> None:
     assert language_code(hint) == code
+
+
+@pytest.mark.parametrize(
+    ("text", "segments"),
+    [
+        (None, []),
+        (None, [" Ask not", "  ", " what\nyour  country "]),
+        ("", [" Ask"]),
+        ("Edited.", [" More", "\t"]),
+        ("Kept", []),
+        (None, [" ", ""]),
+    ],
+)
+def test_extending_a_transcript_adds_each_segment_as_its_delta(text: str | None, segments: list[str]) -> None:
+    expected = text
+    for segment in segments:  # one delta at a time, as the transcript grows while a job runs
+        if " ".join(segment.split()):
+            expected = (expected or "") + text_delta(segment, first=not expected)
+    assert extend_transcript(text, segments) == expected
