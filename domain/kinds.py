@@ -133,12 +133,6 @@ class JobKinds:
     def __iter__(self) -> Iterator[JobKind[Any]]:
         return iter(self._by_name.values())
 
-    def named(self, name: str) -> JobKind[Any]:
-        return self._by_name[name]
-
-    def of_category(self, category: str) -> JobKind[Any] | None:
-        return self._by_category.get(category)
-
     def of_stream(self, stream: str) -> JobKind[Any] | None:
         return self._by_category.get(stream.partition("-")[0])
 
