@@ -1,15 +1,18 @@
 from __future__ import annotations
 
-import os
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, text
 
 from domain.kinds import JobKind, OpenParams
 from eventstore.db import make_engine, sqlite_url
 from migrations.api import upgrade
+from tests import servers
+from tests.servers import Server
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = REPO_ROOT.parent / "shared" / "fixtures"
@@ -35,5 +38,43 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     engine.dispose()
 
 
-def postgres_url() -> str | None:
-    return os.environ.get("SAUTI_TEST_POSTGRES_URL") or None
+def server_or_skip(name: str) -> Server:
+    """The session's throw-away server of that kind; skips, naming what is absent, without one."""
+    try:
+        return servers.shared(name)
+    except servers.ServerMissing as missing:
+        pytest.skip(f"{name} variant skipped: {missing}")
+
+
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """A new, empty database on the session's Postgres server (dropped afterwards): its URL."""
+    server = server_or_skip("postgres")
+    name = f"sauti_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(make_engine(server.url).url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh database on the session's Postgres server, migrated to the newest schema."""
+    with fresh_postgres_database() as url:
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture
+def redis_url() -> str:
+    return server_or_skip("redis").url
+
+
+@pytest.fixture
+def rabbitmq_url() -> str:
+    return server_or_skip("rabbitmq").url

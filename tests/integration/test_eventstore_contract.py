@@ -1,4 +1,4 @@
-"""One contract, every backend: in-memory, SQLite, and Postgres when SAUTI_TEST_POSTGRES_URL is set."""
+"""One contract, every backend: in-memory, SQLite and Postgres (a throw-away server, tests/servers.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 
 from eventstore.base import (
     ANY,
@@ -26,7 +25,7 @@ from eventstore.memory import InMemoryEventStore
 from eventstore.sql import SqlEventStore
 from eventstore.upcasting import Upcasters
 from migrations.api import upgrade
-from tests.conftest import postgres_url
+from tests.conftest import fresh_postgres_database
 
 BACKENDS = ["memory", "sqlite", "postgres"]
 
@@ -37,23 +36,16 @@ def _make_store(backend: str, tmp_path: Path, upcasters: Upcasters | None = None
         return
     if backend == "sqlite":
         url = sqlite_url(tmp_path / "store.db")
-    else:
-        url = postgres_url() or ""
-        if not url:
-            pytest.skip("set SAUTI_TEST_POSTGRES_URL to run the contract against Postgres")
+        upgrade(url)
         engine = make_engine(url)
-        with engine.begin() as connection:
-            connection.execute(
-                text(
-                    "DROP TABLE IF EXISTS jobs, worker_processes, queue_messages, events, "
-                    "alembic_version CASCADE"
-                )
-            )
+        yield SqlEventStore(engine, upcasters=upcasters)
         engine.dispose()
-    upgrade(url)
-    engine = make_engine(url)
-    yield SqlEventStore(engine, upcasters=upcasters)
-    engine.dispose()
+        return
+    with fresh_postgres_database() as url:
+        upgrade(url)
+        engine = make_engine(url)
+        yield SqlEventStore(engine, upcasters=upcasters)
+        engine.dispose()
 
 
 @pytest.fixture(params=BACKENDS)
