@@ -31,6 +31,7 @@ from workers.broker import BrokerOptions, broker_kind, make_broker
 from workers.dispatch import BrokerDispatcher
 from workers.engines.model_files import ModelFiles
 from workers.heartbeat import WorkerRegistry
+from workers.outbox import Outbox, OutboxRelay
 from workflows.jobs import JobService
 from workflows.models import ModelService
 
@@ -86,6 +87,11 @@ class Container:
     models: ModelService
     media: MediaStore
     broker_kind: str = field(default="sqlite")
+    outbox: Outbox | None = None
+    """Set for brokers outside the database; every web and worker process relays it."""
+
+    def start_outbox_relay(self) -> OutboxRelay | None:
+        return OutboxRelay(self.outbox, self.settings.outbox_relay_seconds).start() if self.outbox else None
 
     def close(self) -> None:
         self.broker.close()
@@ -118,7 +124,9 @@ def bootstrap(settings: Settings) -> Container:
     declare_actors(broker, (*builtin_actor_modules(), *settings.actor_modules))
     catalog = load_catalog(settings)
     model_files = ModelFiles(settings.models_dir)
-    dispatcher = BrokerDispatcher(broker)
+    kind = broker_kind(settings.broker_url)
+    outbox = None if kind == "sqlite" else Outbox(engine, broker)
+    dispatcher = BrokerDispatcher(broker, outbox)
     return Container(
         settings=settings,
         engine=engine,
@@ -138,7 +146,8 @@ def bootstrap(settings: Settings) -> Container:
             model_files.delete,
         ),
         media=MediaStore(settings.media_dir),
-        broker_kind=broker_kind(settings.broker_url),
+        broker_kind=kind,
+        outbox=outbox,
     )
 
 

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
 
     broker_lease_seconds: float = 30.0
     broker_poll_interval: float = 0.5
+    outbox_relay_seconds: float = 1.0
+    """How often each process relays outbox messages a crash or an outage left unsent (Redis, RabbitMQ)."""
     job_max_retries: int = 3
     job_min_backoff_ms: int = 1000
     job_max_backoff_ms: int = 60_000
@@ -112,6 +114,7 @@ class Settings(BaseSettings):
             "SAUTI_LOG_FORMAT": self.log_format,
             "SAUTI_BROKER_LEASE_SECONDS": str(self.broker_lease_seconds),
             "SAUTI_BROKER_POLL_INTERVAL": str(self.broker_poll_interval),
+            "SAUTI_OUTBOX_RELAY_SECONDS": str(self.outbox_relay_seconds),
             "SAUTI_JOB_MAX_RETRIES": str(self.job_max_retries),
             "SAUTI_JOB_MIN_BACKOFF_MS": str(self.job_min_backoff_ms),
             "SAUTI_JOB_MAX_BACKOFF_MS": str(self.job_max_backoff_ms),

@@ -90,12 +90,28 @@ class Server:
             _stop(process)
         shutil.rmtree(self.directory, ignore_errors=True)
 
+    halt_signal: int = signal.SIGTERM
+
+    def halt(self) -> None:
+        """Stop the server but keep its data: an outage, until ``resume``."""
+        for process in reversed(self.processes):
+            _stop(process, self.halt_signal)
+
+    def resume(self) -> None:
+        """Start it again on the same port and data."""
+        self._start()
+
     def restart(self) -> None:
-        """Stop and start the same server on the same port and data (a dependency outage)."""
+        self.halt()
+        self.resume()
+
+    def _start(self) -> None:
         raise NotImplementedError
 
 
-def _popen(command: list[str], log: Path, env: dict[str, str] | None = None, **kwargs: object) -> subprocess.Popen[bytes]:
+def _popen(
+    command: list[str], log: Path, env: dict[str, str] | None = None, **kwargs: object
+) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(  # type: ignore[call-overload,no-any-return]
             command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True, **kwargs
@@ -140,11 +156,6 @@ class PostgresServer(Server):
         _wait_for_port(self.port, process, log, "postgres")
         _wait_for_postgres(self.url, process, log)
 
-    def restart(self) -> None:
-        for process in self.processes:
-            _stop(process, signal.SIGINT)
-        self._start()
-
 
 def _wait_for_postgres(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     """Listening is not accepting: wait until a connection succeeds (no 'starting up')."""
@@ -168,9 +179,18 @@ def start_postgres(*, fsync: bool = False) -> PostgresServer:
     data = directory / "data"
     if uid is not None:
         os.chown(directory, uid, gid or -1)
-    log = directory / "postgres.log"
     initialised = subprocess.run(
-        [*prefix, str(initdb), "-D", str(data), "-U", "sauti", "--auth=trust", "--encoding=UTF8", "--no-sync"],
+        [
+            *prefix,
+            str(initdb),
+            "-D",
+            str(data),
+            "-U",
+            "sauti",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--no-sync",
+        ],
         capture_output=True,
         cwd=directory,
     )
@@ -191,6 +211,7 @@ def start_postgres(*, fsync: bool = False) -> PostgresServer:
         data=data,
         prefix=prefix,
         options=options,
+        halt_signal=signal.SIGINT,  # a fast shutdown: running transactions are rolled back
     )
     server._start()
     return server
@@ -209,11 +230,6 @@ class RedisServer(Server):
         self.processes = [process]
         _wait_for_port(self.port, process, log, "redis-server")
 
-    def restart(self) -> None:
-        for process in self.processes:
-            _stop(process)
-        self._start()
-
 
 def start_redis() -> RedisServer:
     binary = shutil.which("redis-server") or "/usr/bin/redis-server"
@@ -223,7 +239,8 @@ def start_redis() -> RedisServer:
     port = free_port()
     command = [
         binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory),
-        "--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes",
+        "--save", "", "--appendonly", "yes", "--appendfsync", "everysec",
+        "--daemonize", "no", "--protected-mode", "yes",
     ]  # fmt: skip
     server = RedisServer(
         name="redis", url=f"redis://127.0.0.1:{port}/0", port=port, directory=directory, command=command
@@ -243,11 +260,21 @@ class RabbitServer(Server):
         log = self.directory / "rabbitmq.log"
         epmd = shutil.which("epmd") or "/usr/bin/epmd"
         # Our own epmd in the foreground, so it stops with the server instead of lingering as a daemon.
-        epmd_process = _popen([epmd, "-port", self.env["ERL_EPMD_PORT"], "-address", "127.0.0.1"], log, env=self.env)
+        epmd_process = _popen(
+            [epmd, "-port", self.env["ERL_EPMD_PORT"], "-address", "127.0.0.1"], log, env=self.env
+        )
         _wait_for_port(int(self.env["ERL_EPMD_PORT"]), epmd_process, log, "epmd")
         server = _popen([str(RABBITMQ_SERVER)], log, env=self.env, cwd=self.directory)
         self.processes = [epmd_process, server]
         _wait_for_port(self.port, server, log, "rabbitmq-server")
+
+    def ctl(self, *args: str) -> str:
+        """Run ``rabbitmqctl`` against this node; its output."""
+        command = [str(RABBITMQ_SERVER.with_name("rabbitmqctl")), "-n", self.env["RABBITMQ_NODENAME"], *args]
+        done = subprocess.run(command, env=self.env, capture_output=True, text=True, timeout=60)
+        if done.returncode != 0:
+            raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed: {done.stdout}{done.stderr}")
+        return done.stdout
 
 
 def start_rabbitmq() -> RabbitServer:
@@ -277,7 +304,11 @@ def start_rabbitmq() -> RabbitServer:
         "RABBITMQ_PID_FILE": str(directory / "rabbitmq.pid"),
     }
     server = RabbitServer(
-        name="rabbitmq", url=f"amqp://guest:guest@127.0.0.1:{port}/%2F", port=port, directory=directory, env=env
+        name="rabbitmq",
+        url=f"amqp://guest:guest@127.0.0.1:{port}/%2F",
+        port=port,
+        directory=directory,
+        env=env,
     )
     server._start()
     return server

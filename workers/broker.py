@@ -49,14 +49,13 @@ def make_broker(
         ),
     ]
     kind = broker_kind(options.url)
-    if kind == "redis":
-        from dramatiq.brokers.redis import RedisBroker
+    if kind in ("redis", "rabbitmq"):
+        from workers.remote_brokers import LeasedRedisBroker, rabbitmq_broker
 
-        return RedisBroker(url=options.url, middleware=middleware)
-    if kind == "rabbitmq":
-        from dramatiq.brokers.rabbitmq import RabbitmqBroker
-
-        return RabbitmqBroker(url=options.url, middleware=middleware)
+        assert options.url is not None
+        if kind == "redis":
+            return LeasedRedisBroker(options.url, lease_seconds=options.lease_seconds, middleware=middleware)
+        return rabbitmq_broker(options.url, lease_seconds=options.lease_seconds, middleware=middleware)
     return SQLiteBroker(
         engine,
         doorbell=doorbell,

@@ -1,9 +1,8 @@
-"""Getting a job's message to the broker.
+"""Getting a job's message to the broker, never one without the other.
 
 With the embedded SQLite broker the message row is inserted in the very transaction that
-records the job, so there is never a job without its message nor a message without its job.
-Other brokers (Redis, RabbitMQ) cannot join a SQL transaction: the message is sent right
-after the commit.
+records the job. Other brokers (Redis, RabbitMQ) cannot join a SQL transaction: the message
+goes into the outbox in that transaction and is sent after the commit (workers/outbox.py).
 """
 
 from __future__ import annotations
@@ -12,12 +11,14 @@ import dramatiq
 from dramatiq import Message
 
 from eventstore.base import StoreTransaction
+from workers.outbox import Outbox
 from workers.sqlite_broker import SQLiteBroker
 
 
 class BrokerDispatcher:
-    def __init__(self, broker: dramatiq.Broker) -> None:
+    def __init__(self, broker: dramatiq.Broker, outbox: Outbox | None = None) -> None:
         self.broker = broker
+        self.outbox = outbox
 
     def dispatch(self, tx: StoreTransaction, actor_name: str, stream_id: str, message_id: str) -> None:
         actor = self.broker.get_actor(actor_name)
@@ -33,9 +34,14 @@ class BrokerDispatcher:
         if isinstance(broker, SQLiteBroker) and tx.connection is not None:
             broker.enqueue_in(tx.connection, message)
             tx.on_commit(broker.ring)
-        else:
+            return
+        outbox = self.outbox
+        if outbox is not None and tx.connection is not None:
+            row_id = outbox.add_in(tx.connection, message)
+            tx.on_commit(lambda: outbox.send_after_commit(row_id, message))
+            return
 
-            def send() -> None:
-                broker.enqueue(message)
+        def send() -> None:  # a store without SQL transactions (the in-memory one, in unit tests)
+            broker.enqueue(message)
 
-            tx.on_commit(send)
+        tx.on_commit(send)

@@ -37,3 +37,20 @@ worker_processes = Table(
     Column("heartbeat_at", Float, nullable=False),
     Column("stopped_at", Float, nullable=True),
 )
+
+# Messages for brokers that cannot join the SQL transaction (Redis, RabbitMQ): written in the
+# transaction that records the job, then relayed to the broker (workers/outbox.py).
+outbox_messages = Table(
+    "outbox_messages",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", String(36), nullable=False),
+    Column("queue_name", String(100), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    # The relay sends a row once this has passed; sending pushes it forward (a claim), so
+    # relays in several processes never send one row at the same time.
+    Column("next_attempt_at", Float, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+)
+Index("ix_outbox_messages_next_attempt", outbox_messages.c.next_attempt_at)

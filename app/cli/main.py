@@ -147,6 +147,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     )
     install(runtime)
     ModelRequestFollower(runtime).start()
+    relay = container.start_outbox_relay()
     try:
         return run_worker_process(
             runtime,
@@ -157,6 +158,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
             heartbeat_seconds=settings.worker_heartbeat_seconds,
         )
     finally:
+        if relay is not None:
+            relay.stop()
         container.engine.dispose()
 
 

@@ -138,12 +138,16 @@ def create_app(container: Container) -> Quart:
         await hub.start()
         app.config["SAUTI_EVENT_HUB"] = hub
         app.config["SAUTI_SCHEDULER"] = start_maintenance(container)
+        app.config["SAUTI_OUTBOX_RELAY"] = container.start_outbox_relay()
 
     @app.after_serving
     async def _stop_hub() -> None:
         scheduler = app.config.get("SAUTI_SCHEDULER")
         if scheduler is not None:
             scheduler.shutdown(wait=False)
+        relay = app.config.get("SAUTI_OUTBOX_RELAY")
+        if relay is not None:
+            relay.stop()
         await app.config["SAUTI_EVENT_HUB"].stop()
 
     app.asgi_app = ConcurrencyLimit(app.asgi_app, settings.max_concurrent)  # type: ignore[method-assign,assignment]

@@ -101,6 +101,8 @@ class SautiServer:
     port: int
     process: subprocess.Popen[bytes]
     log_path: Path
+    env: dict[str, str] = field(default_factory=dict)
+    """The settings it was started with beyond the test defaults (its database and broker)."""
     _stopped: bool = field(default=False, repr=False)
 
     @property
@@ -196,7 +198,7 @@ def _spawn(
         )
     finally:
         log_file.close()
-    return SautiServer(data_dir=data_dir, port=port, process=process, log_path=log_path)
+    return SautiServer(data_dir=data_dir, port=port, process=process, log_path=log_path, env=dict(env or {}))
 
 
 def start_server(
@@ -291,10 +293,16 @@ def server_factory(tmp_path: Path) -> Iterator[Callable[..., SautiServer]]:
 
 
 class JobSubmitter:
-    """Bootstraps the library once per data dir (declaring actors twice in a process raises)."""
+    """Bootstraps the library once per data dir (declaring actors twice in a process raises),
+    on the database and broker that the server of that data dir uses."""
 
     def __init__(self) -> None:
         self._containers: dict[Path, Any] = {}
+        self._deployments: dict[Path, dict[str, str]] = {}
+
+    def use(self, server: SautiServer) -> None:
+        """Submit to ``server``'s data dir on its database and broker (before the first submit)."""
+        self._deployments[server.data_dir.resolve()] = server.env
 
     def container(self, data_dir: Path) -> Any:
         key = data_dir.resolve()
@@ -302,8 +310,13 @@ class JobSubmitter:
             from app.bootstrap import bootstrap
             from app.settings import Settings
 
+            env = self._deployments.get(key, {})
             settings = Settings(
-                data_dir=key, actor_modules=[ACTOR_MODULE], database_url=None, broker_url=None
+                data_dir=key,
+                actor_modules=[ACTOR_MODULE],
+                database_url=env.get("SAUTI_DATABASE_URL"),
+                broker_url=env.get("SAUTI_BROKER_URL"),
+                broker_lease_seconds=float(sauti_env()["SAUTI_BROKER_LEASE_SECONDS"]),
             )
             self._containers[key] = bootstrap(settings)
         return self._containers[key]

@@ -47,17 +47,20 @@ def build_broker(spec: dict[str, Any]) -> Broker:
             middleware=middleware,
         )
     if spec["backend"] == "redis":
-        from dramatiq.brokers.redis import MAINTENANCE_SCALE, RedisBroker
+        from workers.remote_brokers import LeasedRedisBroker
 
-        # Redis has no per-message lease: a worker that stops heart-beating for
-        # heartbeat_timeout is dead, and its messages come back at the next maintenance,
-        # which we make happen on every command.
-        return RedisBroker(
-            url=spec["url"],
+        # Sauti's own Redis configuration: a worker that stops beating for a lease is dead.
+        return LeasedRedisBroker(
+            spec["url"],
+            lease_seconds=spec.get("lease_seconds", 30.0),
             namespace=spec["namespace"],
-            heartbeat_timeout=int(spec.get("lease_seconds", 30.0) * 1000),
-            maintenance_chance=MAINTENANCE_SCALE,
             middleware=middleware,
+        )
+    if spec["backend"] == "rabbitmq":
+        from workers.remote_brokers import rabbitmq_broker
+
+        return rabbitmq_broker(
+            spec["url"], lease_seconds=spec.get("lease_seconds", 30.0), middleware=middleware
         )
     raise ValueError(f"unknown backend {spec['backend']!r}")
 

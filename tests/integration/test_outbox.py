@@ -1,0 +1,150 @@
+"""The transactional outbox on real servers: SQLite and Postgres for the table, Redis as the broker."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import dramatiq
+import pytest
+import redis
+from sqlalchemy import Engine
+
+from eventstore.db import make_engine, sqlite_url
+from eventstore.sql import SqlEventStore
+from migrations.api import upgrade
+from tests import servers
+from tests.conftest import fresh_postgres_database, probe_kind, server_or_skip
+from workers.dispatch import BrokerDispatcher
+from workers.outbox import Outbox
+from workers.remote_brokers import LeasedRedisBroker
+from workflows.jobs import JobService
+
+KIND = probe_kind("outbox_probe")
+QUEUE = "outbox-test"
+
+
+@dataclass
+class Setup:
+    engine: Engine
+    broker: LeasedRedisBroker
+    outbox: Outbox
+    jobs: JobService
+    client: redis.Redis
+
+    def queued(self) -> int:
+        """Messages waiting in the broker's queue."""
+        return int(self.client.hlen(f"{self.broker.namespace}:{QUEUE}.msgs"))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = sqlite_url(tmp_path / "sauti.db")
+        upgrade(url)
+        yield url
+        return
+    with fresh_postgres_database() as url:
+        upgrade(url)
+        yield url
+
+
+def _setup(database_url: str, redis_url: str) -> Setup:
+    engine = make_engine(database_url)
+    broker = LeasedRedisBroker(redis_url, lease_seconds=5, namespace=f"outbox-{uuid.uuid4().hex[:8]}")
+    dramatiq.actor(actor_name=KIND.actor, queue_name=QUEUE, broker=broker)(lambda stream_id: None)
+    outbox = Outbox(engine, broker)
+    jobs = JobService(SqlEventStore(engine), BrokerDispatcher(broker, outbox))
+    return Setup(engine, broker, outbox, jobs, redis.Redis.from_url(redis_url))
+
+
+@pytest.fixture
+def setup(database_url: str) -> Iterator[Setup]:
+    found = _setup(database_url, server_or_skip("redis").url)
+    yield found
+    found.broker.close()
+    found.engine.dispose()
+
+
+def test_the_message_is_written_with_the_job_and_sent_after_the_commit(setup: Setup) -> None:
+    store = setup.jobs.store
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        setup.jobs.dispatcher.dispatch(tx, KIND.actor, "probe-rolled-back", str(uuid.uuid4()))
+        assert setup.outbox.pending() == 0, "not visible outside the open transaction"
+        raise RuntimeError("roll back")
+    assert setup.outbox.pending() == 0 and setup.queued() == 0
+
+    setup.jobs.submit(KIND, {})
+    assert setup.queued() == 1
+    assert setup.outbox.pending() == 0, "a sent message leaves the outbox"
+
+
+def test_a_message_whose_send_failed_is_relayed_once_the_broker_is_back(database_url: str) -> None:
+    try:
+        outage = servers.start_redis()
+    except servers.ServerMissing as missing:
+        pytest.skip(f"redis variant skipped: {missing}")
+    setup = _setup(database_url, outage.url)
+    clock = [1_000.0]
+    setup.outbox.clock = lambda: clock[0]
+    try:
+        outage.halt()
+        stream_id = setup.jobs.submit(KIND, {})  # the commit stands; the send fails
+        assert setup.outbox.pending() == 1
+        clock[0] += 10
+        assert setup.outbox.relay_once() == 0, "the broker is still down"
+        assert setup.outbox.pending() == 1
+
+        outage.resume()
+        assert setup.outbox.relay_once() == 0, "backing off after the failed attempt"
+        clock[0] += 60
+        assert setup.outbox.relay_once() == 1
+        assert setup.outbox.pending() == 0
+        assert setup.queued() == 1
+        [body] = setup.client.hvals(f"{setup.broker.namespace}:{QUEUE}.msgs")
+        assert stream_id.encode() in body
+    finally:
+        setup.broker.close()
+        setup.engine.dispose()
+        outage.stop()
+
+
+def test_concurrent_relays_send_each_message_once(setup: Setup) -> None:
+    store = setup.jobs.store
+    clock = [1_000.0]
+    setup.outbox.clock = lambda: clock[0]
+    with store.transaction() as tx:
+        for index in range(40):
+            setup.outbox.add_in(tx.connection, _message(setup.broker, f"probe-{index}"))
+    clock[0] += 10  # past the first-send grace: every row is the relays' now
+    relays = [Outbox(setup.engine, setup.broker, clock=lambda: clock[0]) for _ in range(4)]
+    sent: list[int] = []
+    barrier = threading.Barrier(len(relays))
+
+    def relay(outbox: Outbox) -> None:
+        barrier.wait()
+        while count := outbox.relay_once():
+            sent.append(count)
+
+    threads = [threading.Thread(target=relay, args=(outbox,)) for outbox in relays]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sum(sent) == 40
+    assert setup.queued() == 40
+    assert setup.outbox.pending() == 0
+
+
+def _message(broker: dramatiq.Broker, stream_id: str) -> dramatiq.Message[None]:
+    return dramatiq.Message(
+        queue_name=QUEUE,
+        actor_name=KIND.actor,
+        args=(),
+        kwargs={"stream_id": stream_id},
+        options={},
+        message_id=str(uuid.uuid4()),
+    )
