@@ -31,6 +31,7 @@ from workers.broker import BrokerOptions, broker_kind, make_broker
 from workers.dispatch import BrokerDispatcher
 from workers.engines.model_files import ModelFiles
 from workers.heartbeat import WorkerRegistry
+from workers.middleware import JobRetries
 from workers.outbox import Outbox, OutboxRelay
 from workflows.jobs import JobService
 from workflows.models import ModelService
@@ -126,6 +127,9 @@ def bootstrap(settings: Settings) -> Container:
     model_files = ModelFiles(settings.models_dir)
     kind = broker_kind(settings.broker_url)
     outbox = None if kind == "sqlite" else Outbox(engine, broker)
+    for middleware in broker.middleware:
+        if isinstance(middleware, JobRetries):
+            middleware.fallback = outbox
     dispatcher = BrokerDispatcher(broker, outbox)
     return Container(
         settings=settings,

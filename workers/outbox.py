@@ -44,8 +44,11 @@ class Outbox:
         self.broker = broker
         self.clock = clock
 
-    def add_in(self, connection: Connection, message: Message[object]) -> int:
-        """Write ``message`` in the caller's transaction; returns the row id."""
+    def add_in(
+        self, connection: Connection, message: Message[object], delay_s: float = FIRST_SEND_GRACE_S
+    ) -> int:
+        """Write ``message`` in the caller's transaction, for the relay to send after ``delay_s``
+        (by default, the time the committing process has to send it itself); returns the row id."""
         now = self.clock()
         result = connection.execute(
             insert(outbox_messages).values(
@@ -53,13 +56,18 @@ class Outbox:
                 queue_name=message.queue_name,
                 body=message.encode().decode("utf-8"),
                 created_at=now,
-                next_attempt_at=now + FIRST_SEND_GRACE_S,
+                next_attempt_at=now + delay_s,
                 attempts=0,
             )
         )
         primary_key = result.inserted_primary_key
         assert primary_key is not None
         return int(primary_key[0])
+
+    def add_later(self, message: Message[object], delay_ms: int) -> None:
+        """Write ``message`` for the relay to send in ``delay_ms`` (a requeue the broker refused)."""
+        with write_transaction(self.engine) as connection:
+            self.add_in(connection, message, delay_ms / 1000)
 
     def send_after_commit(self, row_id: int, message: Message[object]) -> None:
         """The first send, by the committing process; on failure the relay sends it later."""

@@ -69,3 +69,16 @@ def rabbitmq_broker(url: str, *, lease_seconds: float, middleware: list[Middlewa
     return RabbitmqBroker(
         url=with_heartbeat(url, lease_seconds), confirm_delivery=True, middleware=middleware
     )
+
+
+def ping(broker: object) -> None:
+    """Raise unless the broker answers (readiness); a no-op for the embedded broker."""
+    if isinstance(broker, RedisBroker):
+        broker.client.ping()
+    elif isinstance(broker, RabbitmqBroker):
+        try:
+            broker.connection.process_data_events(time_limit=0)
+        except Exception:
+            # A dropped connection: the next use reconnects, so try that once.
+            del broker.connection
+            broker.connection.process_data_events(time_limit=0)

@@ -16,6 +16,7 @@ from app.http.errors import envelope
 from app.projections.tables import jobs
 from eventstore.db import read_transaction
 from migrations.api import current_revision, head_revision
+from workers.remote_brokers import ping
 
 blueprint = Blueprint("health", __name__)
 
@@ -43,6 +44,12 @@ def _readiness(c: Container) -> dict[str, Any]:
         return checks
     alive = c.workers.alive(c.settings.worker_alive_seconds)
     checks["workers"] = {"ok": bool(alive), "alive": len(alive)}
+    if c.broker_kind != "sqlite":
+        try:
+            ping(c.broker)
+            checks["broker"] = {"ok": True, "kind": c.broker_kind}
+        except Exception as error:  # Redis or RabbitMQ is down: jobs wait in the outbox
+            checks["broker"] = {"ok": False, "kind": c.broker_kind, "error": type(error).__name__}
     return checks
 
 
@@ -72,7 +79,11 @@ def _health(c: Container, started_at: float) -> dict[str, Any]:
             "last_position": c.store.last_position(),
             **checks["migrations"],
         },
-        "broker": {"kind": c.broker_kind, "queues": stats},
+        "broker": {
+            "kind": c.broker_kind,
+            "queues": stats,
+            **({"outbox_pending": c.outbox.pending()} if c.outbox is not None else {}),
+        },
         "workers": {
             "alive": checks["workers"]["alive"],
             "processes": [
