@@ -124,7 +124,15 @@ def test_a_batch_mixing_stored_and_new_ids_is_refused_whole(store: EventStore) -
     assert len(store.read_stream("job-1")) == 1
 
 
-def test_a_transaction_commits_all_of_its_appends_or_none(store: EventStore) -> None:
+def after_a_rollback(backend: str, positions: list[int], expected: list[int]) -> bool:
+    """Positions after a rolled-back append: gap-free where writers are serialised; on Postgres,
+    where they are not, the rolled-back positions stay unused, and the later ones still increase."""
+    if backend != "postgres":
+        return positions == expected
+    return positions == sorted(set(positions)) and positions[0] > expected[0]
+
+
+def test_a_transaction_commits_all_of_its_appends_or_none(backend: str, store: EventStore) -> None:
     committed: list[str] = []
     with pytest.raises(ConcurrencyError), store.transaction() as tx:
         tx.on_commit(lambda: committed.append("first"))
@@ -138,16 +146,18 @@ def test_a_transaction_commits_all_of_its_appends_or_none(store: EventStore) -> 
         tx.on_commit(lambda: committed.append("second"))
         tx.append("x-1", events("x.a"))
         tx.append("y-1", events("y.a"))
-    assert [(e.stream_id, e.position) for e in store.read_all()] == [("x-1", 1), ("y-1", 2)]
+    assert [e.stream_id for e in store.read_all()] == ["x-1", "y-1"]
+    assert after_a_rollback(backend, [e.position for e in store.read_all()], [1, 2])
     assert committed == ["second"]
 
 
-def test_an_exception_inside_a_transaction_rolls_back(store: EventStore) -> None:
+def test_an_exception_inside_a_transaction_rolls_back(backend: str, store: EventStore) -> None:
     with pytest.raises(RuntimeError), store.transaction() as tx:
         tx.append("x-1", events("x.a"))
         raise RuntimeError("boom")
     assert store.read_all() == []
-    assert store.append("x-1", events("x.a")).positions == (1,)
+    assert after_a_rollback(backend, list(store.append("x-1", events("x.a")).positions), [1])
+    assert store.read_stream("x-1")[0].version == 1
 
 
 def test_read_all_filters_and_pages(store: EventStore) -> None:
