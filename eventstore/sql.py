@@ -29,7 +29,6 @@ from eventstore.db import read_transaction, write_transaction
 from eventstore.schema import events as events_table
 from eventstore.upcasting import Upcasters
 
-
 # What an event is; ``visible_after_xid`` is the store's own, and a database an older revision made
 # (tests of a migration write to one) has no such column.
 _ENVELOPE = [column for column in events_table.c if column.name != "visible_after_xid"]

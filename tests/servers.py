@@ -95,7 +95,9 @@ class Server:
         raise NotImplementedError
 
 
-def _popen(command: list[str], log: Path, env: dict[str, str] | None = None, **kwargs: object) -> subprocess.Popen[bytes]:
+def _popen(
+    command: list[str], log: Path, env: dict[str, str] | None = None, **kwargs: object
+) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(  # type: ignore[call-overload,no-any-return]
             command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True, **kwargs
@@ -168,9 +170,9 @@ def start_postgres(*, fsync: bool = False) -> PostgresServer:
     data = directory / "data"
     if uid is not None:
         os.chown(directory, uid, gid or -1)
-    log = directory / "postgres.log"
+    arguments = ["-D", str(data), "-U", "sauti", "--auth=trust", "--encoding=UTF8", "--no-sync"]
     initialised = subprocess.run(
-        [*prefix, str(initdb), "-D", str(data), "-U", "sauti", "--auth=trust", "--encoding=UTF8", "--no-sync"],
+        [*prefix, str(initdb), *arguments],
         capture_output=True,
         cwd=directory,
     )
@@ -243,7 +245,8 @@ class RabbitServer(Server):
         log = self.directory / "rabbitmq.log"
         epmd = shutil.which("epmd") or "/usr/bin/epmd"
         # Our own epmd in the foreground, so it stops with the server instead of lingering as a daemon.
-        epmd_process = _popen([epmd, "-port", self.env["ERL_EPMD_PORT"], "-address", "127.0.0.1"], log, env=self.env)
+        epmd_command = [epmd, "-port", self.env["ERL_EPMD_PORT"], "-address", "127.0.0.1"]
+        epmd_process = _popen(epmd_command, log, env=self.env)
         _wait_for_port(int(self.env["ERL_EPMD_PORT"]), epmd_process, log, "epmd")
         server = _popen([str(RABBITMQ_SERVER)], log, env=self.env, cwd=self.directory)
         self.processes = [epmd_process, server]
@@ -277,7 +280,11 @@ def start_rabbitmq() -> RabbitServer:
         "RABBITMQ_PID_FILE": str(directory / "rabbitmq.pid"),
     }
     server = RabbitServer(
-        name="rabbitmq", url=f"amqp://guest:guest@127.0.0.1:{port}/%2F", port=port, directory=directory, env=env
+        name="rabbitmq",
+        url=f"amqp://guest:guest@127.0.0.1:{port}/%2F",
+        port=port,
+        directory=directory,
+        env=env,
     )
     server._start()
     return server
