@@ -5,9 +5,10 @@ SQLite serialises writers (``BEGIN IMMEDIATE``): a position is the last one plus
 
 Postgres lets independent streams append in parallel:
 
-- writers of one stream queue on a transaction-scoped advisory lock keyed by the stream id, taken
-  before the stream's version and the batch's event ids are read, so expected versions and
-  idempotent retries hold without relying on the unique constraints (which stay as a backstop);
+- writers of one stream queue on a transaction-scoped advisory lock keyed by the stream id, which
+  ``sauti_stream_state`` (migration 0008) takes before it reads the stream's version and the
+  batch's stored event ids, so expected versions and idempotent retries hold without relying on
+  the unique constraints (which stay as a backstop);
 - ``sauti_allocate_positions`` (migration 0008) gives a batch its positions and a
   ``visible_after_xid`` that never decreases as positions grow; readers (``visible_clause``) only
   take events whose value is below the oldest transaction still running in their snapshot. An
@@ -94,16 +95,8 @@ class SqliteAppender:
         return None
 
 
-# The first key of the two-key advisory lock space: "sauti stream".
-_STREAM_LOCK_CLASS = 0x5A07
-
-
 class PostgresAppender:
-    _LOCK = "SELECT pg_advisory_xact_lock(%s, hashtext(%s))"
-    _LOOKUP = (
-        "SELECT (SELECT max(version) FROM events WHERE stream_id = %s),"
-        " (SELECT json_object_agg(event_id, position) FROM events WHERE event_id = ANY(%s))"
-    )
+    _STATE = "SELECT stream_version, stored FROM sauti_stream_state(%s, %s)"
 
     def __init__(self) -> None:
         self._inserts: dict[int, str] = {}
@@ -122,9 +115,7 @@ class PostgresAppender:
         return sql
 
     def prepare(self, cursor: Any, stream_id: str, event_ids: Sequence[str]) -> StreamState:
-        # Two statements: the lookup's snapshot must be taken after the lock is granted.
-        cursor.execute(self._LOCK, (_STREAM_LOCK_CLASS, stream_id))
-        version, stored = cursor.execute(self._LOOKUP, (stream_id, list(event_ids))).fetchone()
+        version, stored = cursor.execute(self._STATE, (stream_id, list(event_ids))).fetchone()
         return StreamState(int(version or 0), dict(stored or {}), 0)
 
     def insert(self, cursor: Any, state: StreamState, rows: Sequence[Row]) -> int:

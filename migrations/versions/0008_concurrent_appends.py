@@ -1,5 +1,5 @@
 """Concurrent appends on Postgres (issue 12): ``events.visible_after_xid`` and, on Postgres only,
-the position allocator.
+the position allocator and the stream lock.
 
 Postgres writers no longer share one lock for their whole transaction, so positions may commit out
 of order. ``sauti_allocate_positions(n)`` hands out ``n`` consecutive positions and the event's
@@ -7,6 +7,10 @@ of order. ``sauti_allocate_positions(n)`` hands out ``n`` consecutive positions 
 Allocation order is position order, so that value never decreases as positions grow; a reader
 that only takes events whose ``visible_after_xid`` is below its snapshot's oldest running
 transaction sees a prefix of positions that no later commit can add to.
+
+``sauti_stream_state(stream, ids)`` takes the stream's transaction-scoped advisory lock, then reads
+its version and which of ``ids`` are stored (a volatile function: each query sees what committed
+before the lock was granted), so writers of one stream queue while other streams go on.
 
 The allocator holds a session advisory lock for the few statements of the function only (never
 across a round trip), released even when they fail. On SQLite (one writer at a time) the column
@@ -28,6 +32,18 @@ branch_labels = None
 depends_on = None
 
 _ALLOCATOR_LOCK_KEY = 0x5A0718
+_STREAM_LOCK_CLASS = 0x5A07  # the first key of the two-key advisory lock space: "sauti stream"
+
+_CREATE_STREAM_STATE = f"""
+CREATE FUNCTION sauti_stream_state(stream text, event_ids text[], OUT stream_version integer, OUT stored json)
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock({_STREAM_LOCK_CLASS}, hashtext(stream));
+    SELECT max(e.version) INTO stream_version FROM events e WHERE e.stream_id = stream;
+    SELECT json_object_agg(e.event_id, e.position) INTO stored FROM events e WHERE e.event_id = ANY(event_ids);
+END
+$$
+"""
 
 _CREATE_ALLOCATOR = f"""
 CREATE FUNCTION sauti_allocate_positions(batch integer, OUT first_position bigint, OUT visible_after_xid bigint)
@@ -64,10 +80,12 @@ def upgrade() -> None:
     op.execute("SELECT setval('sauti_event_positions', coalesce(max(position), 0) + 1, false) FROM events")
     op.execute("CREATE SEQUENCE sauti_event_horizon AS bigint MINVALUE 0 START WITH 0")
     op.execute(_CREATE_ALLOCATOR)
+    op.execute(_CREATE_STREAM_STATE)
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION sauti_stream_state(text, text[])")
         op.execute("DROP FUNCTION sauti_allocate_positions(integer)")
         op.execute("DROP SEQUENCE sauti_event_horizon")
         op.execute("DROP SEQUENCE sauti_event_positions")
