@@ -1,10 +1,13 @@
-"""Event store benchmark: append throughput, stream reads and cross-process append→subscriber latency.
+"""Event store benchmark: append throughput, stream reads, cross-process append→subscriber latency,
+and appends/s with concurrent writers on SQLite and Postgres.
 
 Runs against a fresh temporary data directory holding a real SQLite database migrated by Alembic,
 wired the way ``app.bootstrap`` wires production: ``SqlEventStore`` with the production projection
-registry as inline projector and an ``after_commit`` hook that rings the events doorbell.
+registry as inline projector and an ``after_commit`` hook that rings the events doorbell. The
+concurrent-writer runs (bench/concurrency.py) use SQLite and a throw-away PostgreSQL server with
+fsync on (``tests.servers.start_postgres``), or the database ``--postgres-url`` names.
 
-    .venv/bin/python bench/eventstore.py [--events 2000] [--latency-events 400] ...
+    .venv/bin/python bench/eventstore.py [--events 2000] [--writers 1,4,16] [--postgres-url URL] ...
 
 The figures are figures, not a test: the script exits 0 whether or not the latency target is met.
 """
@@ -38,6 +41,7 @@ if str(REPO_ROOT) not in sys.path:
 import sqlalchemy  # noqa: E402
 
 from app.bootstrap import build_projections, build_upcasters  # noqa: E402
+from bench.concurrency import ConcurrentRun, run_all  # noqa: E402
 from domain.jobs import JobProgressed, JobRequested  # noqa: E402
 from eventstore.base import NO_STREAM, EventFilter, ExpectedVersion, NewEvent  # noqa: E402
 from eventstore.db import make_engine, sqlite_url  # noqa: E402
@@ -360,6 +364,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--poll-events", type=int, default=200, help="events for the doorbell-off run (0 skips it)"
     )
     parser.add_argument("--poll-seconds", type=float, default=1.0, help="the hub's safety-net poll interval")
+    parser.add_argument(
+        "--writers", default="1,4,16", help="concurrent writer counts, comma-separated ('' skips the runs)"
+    )
+    parser.add_argument("--seconds", type=float, default=3.0, help="length of each concurrent-writer run")
+    parser.add_argument(
+        "--postgres-url",
+        default=None,
+        help="a Postgres database to migrate and use (default: a throw-away server)",
+    )
+    parser.add_argument("--no-postgres", action="store_true", help="concurrent-writer runs on SQLite only")
+    parser.add_argument("--skip-latency", action="store_true", help="skip the cross-process latency runs")
     parser.add_argument("--data-dir", type=Path, default=None, help="parent of the temporary data directory")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data directory")
     return parser.parse_args(argv)
@@ -421,50 +436,154 @@ def main(argv: Sequence[str] | None = None) -> int:
         print()
         store.engine.dispose()
 
-        interval = args.interval_ms / 1000
-        results = [
-            asyncio.run(
-                measure_latency(data_dir, args.latency_events, interval, True, args.poll_seconds, "doorbell")
-            )
-        ]
-        if args.poll_events > 0:
-            results.append(
-                asyncio.run(
-                    measure_latency(
-                        data_dir, args.poll_events, interval, False, args.poll_seconds, "polling only"
-                    )
-                )
-            )
-        print(
-            "3. append→subscriber latency, writer in a separate process "
-            f"(one event every {args.interval_ms:g} ms), EventHub poll_seconds={args.poll_seconds:g}"
-        )
-        rows: list[list[str]] = []
-        for result in results:
-            rows.append(latency_row(result, result.from_written, "write → receive"))
-            rows.append(latency_row(result, result.from_recorded, "recorded_at → receive"))
-            rows.append(latency_row(result, result.append, "  writer append+commit"))
-            if result.ring:
-                rows.append(latency_row(result, result.ring, "  writer doorbell.ring"))
-            rows.append(latency_row(result, result.delivery, "  commit → receive"))
-        print_table(["measure", "events", "p50 ms", "p99 ms", "max ms", "mean ms"], rows)
-        print()
-        doorbell_result = results[0]
-        if doorbell_result.from_written:
-            median_ms = percentile(doorbell_result.from_written, 50) * 1000
-            verdict = "MET" if median_ms < LATENCY_TARGET_MS else "NOT MET"
-            print(
-                f"Target: median append→subscriber latency < {LATENCY_TARGET_MS:g} ms on SQLite: "
-                f"{verdict} ({median_ms:.2f} ms)"
-            )
-        else:
-            print("Target: no event reached the subscriber; not measured")
+        if not args.skip_latency:
+            print_latency(args, data_dir)
+        counts = [int(n) for n in args.writers.split(",") if n.strip()]
+        if counts:
+            print_concurrency(args, data_dir, counts)
     finally:
         if args.keep:
             print(f"kept {data_dir}")
         else:
             shutil.rmtree(data_dir, ignore_errors=True)
     return 0
+
+
+def print_latency(args: argparse.Namespace, data_dir: Path) -> None:
+    interval = args.interval_ms / 1000
+    results = [
+        asyncio.run(
+            measure_latency(data_dir, args.latency_events, interval, True, args.poll_seconds, "doorbell")
+        )
+    ]
+    if args.poll_events > 0:
+        results.append(
+            asyncio.run(
+                measure_latency(
+                    data_dir, args.poll_events, interval, False, args.poll_seconds, "polling only"
+                )
+            )
+        )
+    print(
+        "3. append→subscriber latency, writer in a separate process "
+        f"(one event every {args.interval_ms:g} ms), EventHub poll_seconds={args.poll_seconds:g}"
+    )
+    rows: list[list[str]] = []
+    for result in results:
+        rows.append(latency_row(result, result.from_written, "write → receive"))
+        rows.append(latency_row(result, result.from_recorded, "recorded_at → receive"))
+        rows.append(latency_row(result, result.append, "  writer append+commit"))
+        if result.ring:
+            rows.append(latency_row(result, result.ring, "  writer doorbell.ring"))
+        rows.append(latency_row(result, result.delivery, "  commit → receive"))
+    print_table(["measure", "events", "p50 ms", "p99 ms", "max ms", "mean ms"], rows)
+    print()
+    doorbell_result = results[0]
+    if doorbell_result.from_written:
+        median_ms = percentile(doorbell_result.from_written, 50) * 1000
+        verdict = "MET" if median_ms < LATENCY_TARGET_MS else "NOT MET"
+        print(
+            f"Target: median append→subscriber latency < {LATENCY_TARGET_MS:g} ms on SQLite: "
+            f"{verdict} ({median_ms:.2f} ms)"
+        )
+    else:
+        print("Target: no event reached the subscriber; not measured")
+    print()
+
+
+# --- 4. concurrent writers ----------------------------------------------------------------------
+
+CONCURRENCY_TARGET = 4.0
+
+
+@contextmanager
+def postgres_databases(url: str | None) -> Iterator[Callable[[], str]]:
+    """A fresh migrated database per call: on a throw-away server with fsync on (stopped after),
+    or ``url`` itself, migrated once."""
+    if url is not None:
+        upgrade(url)
+        yield lambda: url
+        return
+    from tests.servers import start_postgres
+
+    server = start_postgres(fsync=True)
+    admin = sqlalchemy.create_engine(make_engine(server.url).url, isolation_level="AUTOCOMMIT")
+    made: list[str] = []
+
+    def fresh() -> str:
+        name = f"bench_{len(made) + 1}"
+        with admin.connect() as connection:
+            connection.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+        database_url = server.url.rsplit("/", 1)[0] + f"/{name}"
+        upgrade(database_url)
+        made.append(name)
+        return database_url
+
+    try:
+        yield fresh
+    finally:
+        admin.dispose()
+        server.stop()
+
+
+def print_concurrency(args: argparse.Namespace, data_dir: Path, counts: list[int]) -> None:
+    made: list[Path] = []
+
+    def fresh_sqlite() -> str:
+        url = sqlite_url(data_dir / f"concurrent-{len(made) + 1}.db")
+        upgrade(url)
+        made.append(data_dir)
+        return url
+
+    runs = run_all([("sqlite", fresh_sqlite)], counts, args.seconds)
+    where = "skipped (--no-postgres)"
+    if not args.no_postgres:
+        try:
+            with postgres_databases(args.postgres_url) as fresh_postgres:
+                runs += run_all([("postgres", fresh_postgres)], counts, args.seconds)
+            where = args.postgres_url or "a throw-away server, fsync=on, synchronous_commit=on"
+        except Exception as exc:  # a missing server is a line in the report, not a crash
+            where = f"not run: {exc}"
+    print(
+        f"4. Concurrent writers: {args.seconds:g} s per run, single-event appends (expected version) "
+        "to each writer's own streams, inline projections; a subscriber follows read_all throughout"
+    )
+    print(f"   postgres: {where}")
+    print_table(
+        ["backend", "writers", "appends", "seconds", "appends/s", "vs 1 writer", "missed", "repeated"],
+        [_concurrency_row(run, runs) for run in runs],
+    )
+    _print_speedup(runs, counts)
+
+
+def _concurrency_row(run: ConcurrentRun, runs: list[ConcurrentRun]) -> list[str]:
+    single = next((r for r in runs if r.backend == run.backend and r.writers == 1), None)
+    return [
+        run.backend,
+        str(run.writers),
+        str(run.appends),
+        f"{run.seconds:.2f}",
+        f"{run.rate:,.0f}",
+        f"{run.rate / single.rate:.2f}x" if single else "-",
+        str(run.missed),
+        str(run.repeated),
+    ]
+
+
+def _print_speedup(runs: list[ConcurrentRun], counts: list[int]) -> None:
+    by_writers = {r.writers: r for r in runs if r.backend == "postgres"}
+    most = max(counts)
+    if 1 in by_writers and most in by_writers and most > 1:
+        ratio = by_writers[most].rate / by_writers[1].rate
+        verdict = "MET" if ratio >= CONCURRENCY_TARGET else "NOT MET"
+        print(
+            f"Target: Postgres with {most} writers >= {CONCURRENCY_TARGET:g}x one writer: "
+            f"{verdict} ({ratio:.2f}x)"
+        )
+    lost = sum(r.missed + r.repeated for r in runs)
+    print(
+        f"Subscriber: {'every event exactly once, in order' if lost == 0 else f'{lost} MISSED OR REPEATED'}"
+    )
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 SQLite is the default: WAL, ``synchronous=NORMAL``, a generous ``busy_timeout`` and
 ``BEGIN IMMEDIATE`` for every write transaction, so that concurrent writers from several
 processes queue on the database lock instead of failing with "database is locked" at commit.
-The same helpers work on Postgres, where writers serialise on an advisory lock instead.
+The same helpers work on Postgres, where writers run concurrently (eventstore/postgres.py says
+how appends keep readers from skipping an event committed out of order).
 """
 
 from __future__ import annotations
@@ -13,13 +14,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-# Any constant works: every writer takes the same lock, which makes Postgres commit
-# positions in the order they were assigned (see SqlEventStore.append).
-POSTGRES_APPEND_LOCK_KEY = 0x5A0717
 
 
 def sqlite_url(path: Path) -> str:
@@ -71,18 +69,15 @@ def _configure_sqlite(engine: Engine) -> None:
 
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """A transaction that holds the database's write lock from its first statement.
+    """A write transaction.
 
-    On SQLite that is ``BEGIN IMMEDIATE``; on Postgres a transaction-scoped advisory lock.
-    Either way, writers are serialised, so global positions commit in the order they are given.
+    On SQLite it holds the database's write lock from its first statement (``BEGIN IMMEDIATE``),
+    so writers are serialised. On Postgres it is a plain transaction: writers run concurrently,
+    and what must not interleave takes its own row or advisory locks.
     """
     with engine.connect() as connection:
         connection = connection.execution_options(sauti_write=True)
         with connection.begin():
-            if not is_sqlite(connection):
-                connection.execute(
-                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": POSTGRES_APPEND_LOCK_KEY}
-                )
             yield connection
 
 

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, Engine, Table, delete, select
 
 from eventstore.base import RecordedEvent
-from eventstore.db import read_transaction
+from eventstore.db import is_sqlite, read_transaction
 from eventstore.sql import SqlEventStore
 
 REBUILD_PAGE = 2000
@@ -56,6 +56,9 @@ class ProjectionRegistry:
         replayed = 0
         with store.transaction() as tx:
             connection = tx.connection
+            if not is_sqlite(connection):
+                # Appends wait until the rebuild commits; the ones in flight finish first.
+                connection.exec_driver_sql("LOCK TABLE events IN SHARE MODE")
             for table in reversed(self.tables):
                 connection.execute(delete(table))
             after = 0

@@ -32,6 +32,9 @@ events = Table(
     Column("data", Text, nullable=False),
     Column("metadata", Text, nullable=False),
     Column("recorded_at", Float, nullable=False),
+    # Postgres only (NULL on SQLite): the event is safe to read once every transaction up to
+    # this id has ended (eventstore/postgres.py).
+    Column("visible_after_xid", BigInteger, nullable=True),
     UniqueConstraint("stream_id", "version", name="uq_events_stream_version"),
 )
 Index("ix_events_category_position", events.c.category, events.c.position)

@@ -8,11 +8,13 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, func, select
 
+from eventstore.appenders import Appender, appender_for
 from eventstore.base import (
     ANY,
     AppendResult,
+    ConcurrencyError,
     EventFilter,
     ExpectedVersion,
     NewEvent,
@@ -27,6 +29,10 @@ from eventstore.db import read_transaction, write_transaction
 from eventstore.schema import events as events_table
 from eventstore.upcasting import Upcasters
 
+# What an event is; ``visible_after_xid`` is the store's own, and a database an older revision made
+# (tests of a migration write to one) has no such column.
+_ENVELOPE = [column for column in events_table.c if column.name != "visible_after_xid"]
+
 
 class InlineProjector(Protocol):
     """Updates read models inside the append's own transaction."""
@@ -38,7 +44,6 @@ class _SqlTransaction:
     def __init__(self, store: SqlEventStore, connection: Connection) -> None:
         self._store = store
         self._connection = connection
-        self._next_position: int | None = None
         self.callbacks: list[Callable[[], None]] = []
         self.appended = 0
 
@@ -46,9 +51,17 @@ class _SqlTransaction:
     def connection(self) -> Connection:
         return self._connection
 
+    @contextmanager
+    def _cursor(self) -> Iterator[Any]:
+        cursor = self._connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+
     def stream_version(self, stream_id: str) -> int:
-        query = select(func.max(events_table.c.version)).where(events_table.c.stream_id == stream_id)
-        return int(self._connection.execute(query).scalar() or 0)
+        with self._cursor() as cursor:
+            return self._store.appender.stream_version(cursor, stream_id)
 
     def append(
         self, stream_id: str, events: Sequence[NewEvent], expected_version: ExpectedVersion = ANY
@@ -58,22 +71,37 @@ class _SqlTransaction:
         ids = [event.event_id for event in events]
         if len(set(ids)) != len(ids):
             raise ValueError("a batch must not repeat an event id")
-        rows = self._connection.execute(
-            select(events_table.c.event_id, events_table.c.position).where(events_table.c.event_id.in_(ids))
-        )
-        stored = {row.event_id: row.position for row in rows}
-        current = self.stream_version(stream_id)
-        positions = stored_positions_or_none(events, stored)
-        if positions is not None:
-            return AppendResult(stream_id, current, positions, deduplicated=True)
-        check_expected_version(stream_id, expected_version, current)
-
-        if self._next_position is None:
-            last = self._connection.execute(select(func.max(events_table.c.position))).scalar()
-            self._next_position = int(last or 0) + 1
-        first_position = self._next_position
-        now = time.time()
-        ambient = self._store.metadata_provider() if self._store.metadata_provider else {}
+        appender = self._store.appender
+        with self._cursor() as cursor:
+            state = appender.prepare(cursor, stream_id, ids)
+            current = state.version
+            positions = stored_positions_or_none(events, state.stored)
+            if positions is not None:
+                return AppendResult(stream_id, current, positions, deduplicated=True)
+            check_expected_version(stream_id, expected_version, current)
+            now = time.time()
+            ambient = self._store.metadata_provider() if self._store.metadata_provider else {}
+            metadata = [{**ambient, **event.metadata} for event in events]
+            category = category_of(stream_id)
+            rows = [
+                (
+                    event.event_id,
+                    stream_id,
+                    category,
+                    current + offset + 1,
+                    event.type,
+                    event.schema_version,
+                    dumps(event.data),
+                    dumps(metadata[offset]),
+                    now,
+                )
+                for offset, event in enumerate(events)
+            ]
+            try:
+                first_position = appender.insert(cursor, state, rows)
+            except self._connection.dialect.loaded_dbapi.IntegrityError as exc:
+                # The stream lock (Postgres) or the write lock (SQLite) makes this a backstop only.
+                raise ConcurrencyError(stream_id, expected_version, current) from exc
         recorded = [
             RecordedEvent(
                 event_id=event.event_id,
@@ -83,30 +111,11 @@ class _SqlTransaction:
                 type=event.type,
                 schema_version=event.schema_version,
                 data=event.data,
-                metadata={**ambient, **event.metadata},
+                metadata=metadata[offset],
                 recorded_at=now,
             )
             for offset, event in enumerate(events)
         ]
-        self._connection.execute(
-            events_table.insert(),
-            [
-                {
-                    "position": e.position,
-                    "event_id": e.event_id,
-                    "stream_id": e.stream_id,
-                    "category": category_of(e.stream_id),
-                    "version": e.version,
-                    "type": e.type,
-                    "schema_version": e.schema_version,
-                    "data": dumps(e.data),
-                    "metadata": dumps(e.metadata),
-                    "recorded_at": e.recorded_at,
-                }
-                for e in recorded
-            ],
-        )
-        self._next_position = first_position + len(recorded)
         self.appended += len(recorded)
         if self._store.projector is not None:
             self._store.projector.project(self._connection, recorded)
@@ -133,6 +142,7 @@ class SqlEventStore:
         self.metadata_provider = metadata_provider
         self._upcasters = upcasters or Upcasters()
         self._after_commit = after_commit
+        self.appender: Appender = appender_for(engine.dialect.name)
 
     @contextmanager
     def transaction(self) -> Iterator[_SqlTransaction]:
@@ -151,7 +161,7 @@ class SqlEventStore:
 
     def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
         query = (
-            select(events_table)
+            select(*_ENVELOPE)
             .where(events_table.c.stream_id == stream_id, events_table.c.version >= from_version)
             .order_by(events_table.c.version)
         )
@@ -161,8 +171,10 @@ class SqlEventStore:
     def read_all(
         self, after_position: int = 0, limit: int = 1000, filter: EventFilter | None = None
     ) -> list[RecordedEvent]:
+        """Events in position order, never past one whose transaction may still commit an earlier
+        position."""
         with read_transaction(self.engine) as connection:
-            return self.read_all_in(connection, after_position, limit, filter)
+            return self._read_all(connection, after_position, limit, filter, self.appender.visible_clause())
 
     def read_all_in(
         self,
@@ -171,8 +183,21 @@ class SqlEventStore:
         limit: int = 1000,
         filter: EventFilter | None = None,
     ) -> list[RecordedEvent]:
-        """``read_all`` inside a transaction the caller holds (projection rebuilds)."""
-        query = select(events_table).where(events_table.c.position > after_position)
+        """``read_all`` inside a transaction the caller holds (projection rebuilds): everything its
+        snapshot sees, so the caller must keep appends out (``ProjectionRegistry.rebuild`` does)."""
+        return self._read_all(connection, after_position, limit, filter, None)
+
+    def _read_all(
+        self,
+        connection: Connection,
+        after_position: int,
+        limit: int,
+        filter: EventFilter | None,
+        visible: ColumnElement[bool] | None,
+    ) -> list[RecordedEvent]:
+        query = select(*_ENVELOPE).where(events_table.c.position > after_position)
+        if visible is not None:
+            query = query.where(visible)
         if filter is not None:
             if filter.stream_id is not None:
                 query = query.where(events_table.c.stream_id == filter.stream_id)
@@ -189,8 +214,13 @@ class SqlEventStore:
             return int(connection.execute(query).scalar() or 0)
 
     def last_position(self) -> int:
+        """The last position ``read_all`` can return now."""
+        query = select(func.max(events_table.c.position))
+        visible = self.appender.visible_clause()
+        if visible is not None:
+            query = query.where(visible)
         with read_transaction(self.engine) as connection:
-            return int(connection.execute(select(func.max(events_table.c.position))).scalar() or 0)
+            return int(connection.execute(query).scalar() or 0)
 
     def _decode(self, row: Any) -> RecordedEvent:
         event = RecordedEvent(

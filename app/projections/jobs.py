@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Table, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 
 from app.projections.tables import jobs
 from domain.jobs import (
@@ -19,6 +19,12 @@ from domain.jobs import (
 )
 from eventstore.base import RecordedEvent, dumps
 
+# Built once and given their values at execution: this runs inside every append.
+_THIS_JOB = jobs.c.stream_id == bindparam("job_stream_id")
+_INSERT = insert(jobs)
+_UPDATE = update(jobs).where(_THIS_JOB)
+_EXISTS = select(jobs.c.stream_id).where(_THIS_JOB)
+
 
 class JobsProjection:
     name = "jobs"
@@ -32,41 +38,40 @@ class JobsProjection:
             requested = JobRequested.model_validate(event.data)
             if requested.run > 1:  # a rerun: the same row starts over
                 connection.execute(
-                    update(jobs)
-                    .where(jobs.c.stream_id == event.stream_id)
-                    .values(
-                        status=JOB_STATUSES["requested"],
-                        progress=0.0,
-                        attempt=0,
-                        result=None,
-                        error=None,
-                        started_at=None,
-                        finished_at=None,
-                        updated_at=event.recorded_at,
-                        last_position=event.position,
-                    )
+                    _UPDATE,
+                    {
+                        "job_stream_id": event.stream_id,
+                        "status": JOB_STATUSES["requested"],
+                        "progress": 0.0,
+                        "attempt": 0,
+                        "result": None,
+                        "error": None,
+                        "started_at": None,
+                        "finished_at": None,
+                        "updated_at": event.recorded_at,
+                        "last_position": event.position,
+                    },
                 )
                 return
             connection.execute(
-                insert(jobs).values(
-                    stream_id=event.stream_id,
-                    category=event.category,
-                    job_id=requested.job_id,
-                    status=JOB_STATUSES["requested"],
-                    progress=0.0,
-                    attempt=0,
-                    params=dumps(requested.params),
-                    created_at=event.recorded_at,
-                    updated_at=event.recorded_at,
-                    last_position=event.position,
-                )
+                _INSERT,
+                {
+                    "stream_id": event.stream_id,
+                    "category": event.category,
+                    "job_id": requested.job_id,
+                    "status": JOB_STATUSES["requested"],
+                    "progress": 0.0,
+                    "attempt": 0,
+                    "params": dumps(requested.params),
+                    "created_at": event.recorded_at,
+                    "updated_at": event.recorded_at,
+                    "last_position": event.position,
+                },
             )
             return
         # Only job streams have a row; other streams may reuse a verb with another payload shape,
         # so they must not be decoded as lifecycle events.
-        is_job = connection.execute(
-            select(jobs.c.stream_id).where(jobs.c.stream_id == event.stream_id)
-        ).first()
+        is_job = connection.execute(_EXISTS, {"job_stream_id": event.stream_id}).first()
         if is_job is None:
             return
         values: dict[str, object] = {"updated_at": event.recorded_at, "last_position": event.position}
@@ -87,4 +92,4 @@ class JobsProjection:
                 values.update(error=error, finished_at=event.recorded_at)
             case JobCancelled():
                 values["finished_at"] = event.recorded_at
-        connection.execute(update(jobs).where(jobs.c.stream_id == event.stream_id).values(**values))
+        connection.execute(_UPDATE, {"job_stream_id": event.stream_id, **values})

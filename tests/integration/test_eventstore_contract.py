@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,11 @@ import pytest
 from eventstore.base import (
     ANY,
     NO_STREAM,
+    AppendResult,
     ConcurrencyError,
     EventFilter,
     EventStore,
+    ExpectedVersion,
     IdempotencyConflict,
     NewEvent,
     iterate_all,
@@ -124,7 +127,15 @@ def test_a_batch_mixing_stored_and_new_ids_is_refused_whole(store: EventStore) -
     assert len(store.read_stream("job-1")) == 1
 
 
-def test_a_transaction_commits_all_of_its_appends_or_none(store: EventStore) -> None:
+def after_a_rollback(backend: str, positions: list[int], expected: list[int]) -> bool:
+    """Positions after a rolled-back append: gap-free where writers are serialised; on Postgres,
+    where they are not, the rolled-back positions stay unused, and the later ones still increase."""
+    if backend != "postgres":
+        return positions == expected
+    return positions == sorted(set(positions)) and positions[0] > expected[0]
+
+
+def test_a_transaction_commits_all_of_its_appends_or_none(backend: str, store: EventStore) -> None:
     committed: list[str] = []
     with pytest.raises(ConcurrencyError), store.transaction() as tx:
         tx.on_commit(lambda: committed.append("first"))
@@ -138,16 +149,18 @@ def test_a_transaction_commits_all_of_its_appends_or_none(store: EventStore) -> 
         tx.on_commit(lambda: committed.append("second"))
         tx.append("x-1", events("x.a"))
         tx.append("y-1", events("y.a"))
-    assert [(e.stream_id, e.position) for e in store.read_all()] == [("x-1", 1), ("y-1", 2)]
+    assert [e.stream_id for e in store.read_all()] == ["x-1", "y-1"]
+    assert after_a_rollback(backend, [e.position for e in store.read_all()], [1, 2])
     assert committed == ["second"]
 
 
-def test_an_exception_inside_a_transaction_rolls_back(store: EventStore) -> None:
+def test_an_exception_inside_a_transaction_rolls_back(backend: str, store: EventStore) -> None:
     with pytest.raises(RuntimeError), store.transaction() as tx:
         tx.append("x-1", events("x.a"))
         raise RuntimeError("boom")
     assert store.read_all() == []
-    assert store.append("x-1", events("x.a")).positions == (1,)
+    assert after_a_rollback(backend, list(store.append("x-1", events("x.a")).positions), [1])
+    assert store.read_stream("x-1")[0].version == 1
 
 
 def test_read_all_filters_and_pages(store: EventStore) -> None:
@@ -223,3 +236,151 @@ def test_a_failing_after_commit_callback_does_not_undo_the_commit(store: EventSt
         tx.on_commit(lambda: ran.append("later callbacks still run"))
     assert [e.type for e in store.read_stream("x-1")] == ["x.a"]
     assert ran == ["later callbacks still run"]
+
+
+def _run_all(targets: list[Callable[[], None]], timeout: float = 60.0) -> None:
+    """Run each target in a thread of its own and wait for all; a thread's exception fails the test."""
+    failures: list[BaseException] = []
+
+    def guarded(target: Callable[[], None]) -> None:
+        try:
+            target()
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=(target,)) for target in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    assert not any(thread.is_alive() for thread in threads), "a thread did not finish in time"
+    if failures:
+        raise failures[0]
+
+
+def test_a_reader_polling_during_concurrent_appends_sees_every_event_once_in_order(store: EventStore) -> None:
+    writers, appends = 6, 30
+    written: list[str] = []
+    seen: list[tuple[int, str]] = []
+    writing = threading.Event()
+    writing.set()
+    lock = threading.Lock()
+
+    def writer(index: int) -> None:
+        for n in range(appends):
+            batch = events("w.appended", writer=index, n=n) if n % 5 else events("w.a", "w.b", writer=index)
+            # Some transactions append twice: their second position follows other writers' ones.
+            other = events("w.also", writer=index, n=n) if n % 4 == 0 else []
+            with store.transaction() as tx:
+                tx.append(f"w{index}-{n % 3}", batch)
+                if other:
+                    time.sleep(0.001)
+                    tx.append(f"w{index}-other", other)
+            with lock:
+                written.extend(e.event_id for e in (*batch, *other))
+
+    def reader() -> None:
+        last = 0
+        while True:
+            done = not writing.is_set()  # read once more after the last commit
+            while batch := store.read_all(last, limit=7):
+                seen.extend((e.position, e.event_id) for e in batch)
+                last = batch[-1].position
+            if done:
+                return
+
+    def writers_then_stop() -> None:
+        _run_all([lambda i=i: writer(i) for i in range(writers)])
+        writing.clear()
+
+    _run_all([writers_then_stop, reader])
+    positions = [position for position, _ in seen]
+    assert positions == sorted(set(positions)), "read twice or out of position order"
+    assert sorted(event_id for _, event_id in seen) == sorted(written), "an event was missed"
+    assert len(written) == writers * (appends + appends // 5 + (appends + 3) // 4)
+
+
+def _together(targets: list[Callable[[], None]]) -> None:
+    """Run the targets at once: each waits for the others before it starts."""
+    start = threading.Barrier(len(targets))
+
+    def after_the_barrier(target: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            start.wait(10)
+            target()
+
+        return run
+
+    _run_all([after_the_barrier(target) for target in targets])
+
+
+def _race(store: EventStore, stream_id: str, expected: ExpectedVersion) -> list[str]:
+    outcomes: list[str] = []
+
+    def race() -> None:
+        try:
+            store.append(stream_id, events("race.won"), expected_version=expected)
+        except ConcurrencyError:
+            outcomes.append("conflict")
+        else:
+            outcomes.append("won")
+
+    _together([race, race])
+    return sorted(outcomes)
+
+
+def test_two_writers_racing_for_one_stream_version_one_wins(store: EventStore) -> None:
+    for version in range(8):
+        assert _race(store, "race-1", version or NO_STREAM) == ["conflict", "won"]
+    assert [e.version for e in store.read_stream("race-1")] == list(range(1, 9))
+
+
+def _retries(store: EventStore, stream_id: str, batch: list[NewEvent], writers: int) -> list[AppendResult]:
+    results: list[AppendResult] = []
+    _together([lambda: results.append(store.append(stream_id, batch))] * writers)
+    return results
+
+
+def test_concurrent_retries_of_one_batch_store_it_once(store: EventStore) -> None:
+    for round in range(5):
+        batch = [NewEvent("job.requested", {"round": round}), NewEvent("job.queued")]
+        results = _retries(store, f"job-{round % 2}", batch, 4)
+        assert sorted(result.deduplicated for result in results) == [False, True, True, True]
+        assert len({result.positions for result in results}) == 1
+    assert len(store.read_stream("job-0")) == 6 and len(store.read_stream("job-1")) == 4
+
+
+@pytest.fixture
+def postgres_store(tmp_path: Path) -> Iterator[EventStore]:
+    yield from _make_store("postgres", tmp_path)
+
+
+def test_postgres_an_open_transaction_neither_blocks_other_streams_nor_lets_readers_skip_it(
+    postgres_store: EventStore,
+) -> None:
+    store = postgres_store
+    with store.transaction() as tx:
+        (held,) = tx.append("slow-1", events("slow.started")).positions
+        appended: list[AppendResult] = []
+        # A writer of another stream does not wait for this transaction (a timeout fails it).
+        _run_all([lambda: appended.append(store.append("fast-1", events("fast.done")))], timeout=10)
+        (later,) = appended[0].positions
+        assert later > held
+        assert store.read_stream("fast-1")[0].position == later
+        # Committed, but behind a position that may still commit: not yet readable.
+        assert store.read_all() == [] and store.last_position() == 0
+    assert [(e.stream_id, e.position) for e in store.read_all()] == [("slow-1", held), ("fast-1", later)]
+    assert store.last_position() == later
+
+
+def test_postgres_a_rolled_back_position_holds_readers_back_only_while_open(
+    postgres_store: EventStore,
+) -> None:
+    store = postgres_store
+    store.append("a-1", events("a.x"))
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        tx.append("b-1", events("b.x"))
+        _run_all([lambda: store.append("c-1", events("c.x"))], timeout=10)
+        assert [e.stream_id for e in store.read_all()] == ["a-1"]
+        raise RuntimeError("roll back")
+    assert [e.stream_id for e in store.read_all()] == ["a-1", "c-1"]
