@@ -199,6 +199,8 @@ async def test_prometheus_text_and_the_internal_aliases(client: Client, containe
 
     for path in ("/internal/metrics", "/internal/metrics/prometheus"):
         assert (await client.get(path)).status_code == 200
+    spec = await (await client.get("/openapi.json")).get_json()
+    assert {"/v1/metrics", "/v1/metrics/prometheus", "/internal/metrics"} <= set(spec["paths"])
     assert (await (await client.get("/internal/metrics")).get_json())["object"] == "metrics"
 
 
