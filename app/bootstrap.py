@@ -12,6 +12,7 @@ import dramatiq
 from sqlalchemy import Engine
 
 from app.logging import request_id_var
+from app.projections.job_timings import JobTimingsProjection
 from app.projections.jobs import JobsProjection
 from app.projections.media_objects import MediaObjectsProjection
 from app.projections.media_refs import MediaReferencesProjection
@@ -20,6 +21,7 @@ from app.projections.speech_records import SpeechRecordsProjection
 from app.projections.stt_records import SttRecordsProjection
 from app.settings import Settings
 from domain.catalog import Catalog, CatalogError
+from domain.telemetry import APPEND_SECONDS, Histogram
 from eventstore.db import make_engine
 from eventstore.media import MediaStore
 from eventstore.notifier import EVENTS_TOPIC, Doorbell
@@ -54,6 +56,7 @@ def build_projections() -> ProjectionRegistry:
     return ProjectionRegistry(
         [
             JobsProjection(),
+            JobTimingsProjection(),
             SttRecordsProjection(),
             MediaReferencesProjection(),
             SavedVoicesProjection(),
@@ -90,6 +93,8 @@ class Container:
     broker_kind: str = field(default="sqlite")
     outbox: Outbox | None = None
     """Set for brokers outside the database; every web and worker process relays it."""
+    append_seconds: Histogram = field(default_factory=lambda: Histogram(APPEND_SECONDS))
+    """How long this process's appends take (its store observes every write transaction)."""
 
     def start_outbox_relay(self) -> OutboxRelay | None:
         return OutboxRelay(self.outbox, self.settings.outbox_relay_seconds).start() if self.outbox else None
@@ -104,12 +109,14 @@ def bootstrap(settings: Settings) -> Container:
     engine = make_engine(settings.resolved_database_url)
     doorbell = Doorbell.for_data_dir(settings.data_dir)
     projections = build_projections()
+    append_seconds = Histogram(APPEND_SECONDS)
     store = SqlEventStore(
         engine,
         projector=projections,
         upcasters=build_upcasters(),
         after_commit=lambda: doorbell.ring(EVENTS_TOPIC),
         metadata_provider=request_metadata,
+        append_observer=append_seconds.observe,
     )
     options = BrokerOptions(
         url=settings.broker_url,
@@ -152,6 +159,7 @@ def bootstrap(settings: Settings) -> Container:
         media=MediaStore(settings.media_dir),
         broker_kind=kind,
         outbox=outbox,
+        append_seconds=append_seconds,
     )
 
 

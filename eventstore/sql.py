@@ -134,21 +134,28 @@ class SqlEventStore:
         upcasters: Upcasters | None = None,
         after_commit: Callable[[], None] | None = None,
         metadata_provider: Callable[[], dict[str, Any]] | None = None,
+        append_observer: Callable[[float], None] | None = None,
     ) -> None:
         """``metadata_provider`` adds ambient metadata (the current request id) to every event;
-        an event's own metadata wins over it."""
+        an event's own metadata wins over it. ``append_observer`` gets the seconds of every write
+        transaction that appended, from its start (waiting for the write lock included) to its
+        commit."""
         self.engine = engine
         self.projector = projector
         self.metadata_provider = metadata_provider
         self._upcasters = upcasters or Upcasters()
         self._after_commit = after_commit
         self.appender: Appender = appender_for(engine.dialect.name)
+        self.append_observer = append_observer
 
     @contextmanager
     def transaction(self) -> Iterator[_SqlTransaction]:
+        started = time.perf_counter()
         with write_transaction(self.engine) as connection:
             tx = _SqlTransaction(self, connection)
             yield tx
+        if tx.appended and self.append_observer is not None:
+            self.append_observer(time.perf_counter() - started)
         if tx.appended and self._after_commit is not None:
             self._after_commit()
         run_after_commit(tx.callbacks)

@@ -55,6 +55,11 @@ class EventHub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = False
 
+    @property
+    def subscribers(self) -> int:
+        """Subscriptions open now (SSE streams, sync calls awaiting their job, the CLI's tail)."""
+        return len(self._queues)
+
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self.position = await asyncio.to_thread(self.store.last_position)

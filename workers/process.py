@@ -14,7 +14,7 @@ from types import FrameType
 
 import dramatiq
 
-from workers.heartbeat import WorkerRegistry
+from workers.heartbeat import MetricsReport, WorkerMetrics, WorkerRegistry
 from workers.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,9 @@ def run_worker_process(
     threads: int = 1,
     grace_seconds: float = 10.0,
     heartbeat_seconds: float = 2.0,
+    report: MetricsReport | None = None,
 ) -> int:
+    """``report`` is what each heartbeat says of the process (its telemetry)."""
     stopping = runtime.stopping
 
     def _on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -45,21 +47,36 @@ def run_worker_process(
     log.info("worker %s started: queues=%s threads=%d", runtime.worker_id, queues, threads)
 
     beat = threading.Thread(
-        target=_heartbeat_loop, args=(registry, runtime, heartbeat_seconds), daemon=True, name="heartbeat"
+        target=_heartbeat_loop,
+        args=(registry, runtime, heartbeat_seconds, report),
+        daemon=True,
+        name="heartbeat",
     )
     beat.start()
     stopping.wait()
 
     worker.stop(timeout=int(grace_seconds * 1000))
     broker.close()
-    registry.stopped(runtime.worker_id)
+    registry.stopped(runtime.worker_id, _report(report))
     log.info("worker %s stopped", runtime.worker_id)
     return 0
 
 
-def _heartbeat_loop(registry: WorkerRegistry, runtime: WorkerRuntime, every: float) -> None:
+def _heartbeat_loop(
+    registry: WorkerRegistry, runtime: WorkerRuntime, every: float, report: MetricsReport | None
+) -> None:
     while not runtime.stopping.wait(every):
         try:
-            registry.beat(runtime.worker_id)
+            registry.beat(runtime.worker_id, _report(report))
         except Exception:
             log.exception("worker heartbeat failed; retrying")
+
+
+def _report(report: MetricsReport | None) -> WorkerMetrics | None:
+    if report is None:
+        return None
+    try:
+        return report()
+    except Exception:  # telemetry never stops a beat
+        log.exception("worker metrics report failed")
+        return None

@@ -36,6 +36,8 @@ worker_processes = Table(
     Column("started_at", Float, nullable=False),
     Column("heartbeat_at", Float, nullable=False),
     Column("stopped_at", Float, nullable=True),
+    # The worker's own telemetry as of its last beat (workers/heartbeat.py ``WorkerMetrics``, JSON).
+    Column("metrics", Text, nullable=True),
 )
 
 # Messages for brokers that cannot join the SQL transaction (Redis, RabbitMQ): written in the

@@ -32,6 +32,7 @@ from sqlalchemy.exc import OperationalError
 
 from eventstore.db import read_transaction, write_transaction
 from eventstore.notifier import QUEUE_TOPIC, Doorbell, DoorbellListener
+from workers.queue_metrics import QueueDepth
 from workers.schema import queue_messages as qm
 
 READY = "ready"
@@ -362,6 +363,34 @@ class SQLiteBroker(Broker):
         for queue_name, state, count in rows:
             counts.setdefault(queue_name, dict.fromkeys(STATES, 0))[state] = count
         return counts
+
+    def depths(self, now: float) -> list[QueueDepth]:
+        """Per queue: messages due now, delayed (a retry's backoff), leased and dead, and the
+        enqueue time of the oldest message due; declared queues included even when empty."""
+        counts: dict[str, dict[str, int]] = {name: {} for name in self.get_declared_queues()}
+        oldest: dict[str, float] = {}
+        due = qm.c.available_at <= now
+        query = select(
+            qm.c.queue_name, qm.c.state, due.label("due"), func.count(), func.min(qm.c.enqueued_at)
+        ).group_by(qm.c.queue_name, qm.c.state, due)
+        with read_transaction(self.engine) as connection:
+            rows = connection.execute(query).all()
+        for queue_name, state, is_due, count, first in rows:
+            key = state if state != READY else ("ready" if is_due else "delayed")
+            counts.setdefault(queue_name, {})[key] = count
+            if key == "ready":
+                oldest[queue_name] = first
+        return [
+            QueueDepth(
+                queue=name,
+                ready=held.get("ready", 0),
+                delayed=held.get("delayed", 0),
+                in_flight=held.get(LEASED, 0),
+                dead=held.get(DEAD, 0),
+                oldest_enqueued_at=oldest.get(name),
+            )
+            for name, held in sorted(counts.items())
+        ]
 
 
 class _SQLiteConsumer(Consumer):

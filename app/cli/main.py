@@ -125,6 +125,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from app.bootstrap import bootstrap, new_worker_id
     from migrations.api import is_up_to_date, upgrade
     from workers.engines.registry import EngineRegistry
+    from workers.heartbeat import metrics_report
     from workers.model_jobs import ModelRequestFollower
     from workers.process import run_worker_process
     from workers.runtime import WorkerRuntime, install
@@ -156,6 +157,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
             threads=settings.worker_threads,
             grace_seconds=settings.shutdown_grace_seconds,
             heartbeat_seconds=settings.worker_heartbeat_seconds,
+            report=metrics_report(container.append_seconds, runtime.engines),
         )
     finally:
         if relay is not None:

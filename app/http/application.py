@@ -19,7 +19,9 @@ from app.http.errors import envelope, register_error_handlers
 from app.http.request_body import BodyDocumentingProvider
 from app.logging import request_id_var
 from app.maintenance.scheduler import start_maintenance
+from app.metrics.requests import RequestMetrics
 from app.routes import route_blueprints
+from app.routes.metrics.routes import REQUEST_METRICS
 from eventstore.notifier import EVENTS_TOPIC
 from eventstore.subscription import EventHub
 
@@ -31,7 +33,7 @@ DEFAULT_BODY_LIMIT = 64 * 1024 * 1024
 # Desktop shells (the contract names tauri://localhost) may call the API without --cors.
 DESKTOP_ORIGINS = ("tauri://localhost", "http://tauri.localhost", "https://tauri.localhost")
 # Probes are never refused by the concurrency limit: a busy server is still alive.
-_UNLIMITED_PATHS = ("/livez", "/readyz", "/v1/live", "/v1/ready", "/v1/health", "/internal/")
+_UNLIMITED_PATHS = ("/livez", "/readyz", "/v1/live", "/v1/ready", "/v1/health", "/v1/metrics", "/internal/")
 
 
 class ConcurrencyLimit:
@@ -69,7 +71,9 @@ class ConcurrencyLimit:
 def create_app(container: Container) -> Quart:
     settings = container.settings
     app = Quart("sauti")
+    requests = RequestMetrics()
     app.config.update(
+        {REQUEST_METRICS: requests},
         SAUTI_CONTAINER=container,
         SAUTI_STARTED_AT=time.time(),
         MAX_CONTENT_LENGTH=DEFAULT_BODY_LIMIT,
@@ -112,6 +116,9 @@ def create_app(container: Container) -> Quart:
         elif origin in DESKTOP_ORIGINS:
             response.headers["Access-Control-Allow-Origin"] = origin
             response.headers["Vary"] = "Origin"
+        seconds = time.perf_counter() - getattr(g, "started", time.perf_counter())
+        rule = request.url_rule.rule if request.url_rule is not None else None
+        requests.observe(request.method, rule, response.status_code, seconds)
         log.info(
             "%s %s %s",
             request.method,
@@ -121,9 +128,7 @@ def create_app(container: Container) -> Quart:
                 "method": request.method,
                 "path": request.path,
                 "status": response.status_code,
-                "duration_ms": round(
-                    (time.perf_counter() - getattr(g, "started", time.perf_counter())) * 1000, 2
-                ),
+                "duration_ms": round(seconds * 1000, 2),
             },
         )
         return response

@@ -1,10 +1,11 @@
-"""Server-sent events: framing, heartbeats, and the response object."""
+"""Server-sent events: framing, heartbeats, the response object, and how many are open."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
+import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -29,6 +30,37 @@ def sse_frame(data: Any, *, event: str | None = None, id: int | str | None = Non
 
 
 HEARTBEAT = b": heartbeat\n\n"
+
+
+class OpenStreams:
+    """The SSE responses this process is sending now (from their first frame to their end)."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._lock = threading.Lock()
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+    def add(self, delta: int) -> None:
+        with self._lock:
+            self._count += delta
+
+
+OPEN_STREAMS = OpenStreams()
+
+
+async def _counted(frames: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    OPEN_STREAMS.add(1)
+    try:
+        async for frame in frames:
+            yield frame
+    finally:
+        OPEN_STREAMS.add(-1)
+        aclose = getattr(frames, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 async def with_heartbeats(frames: AsyncIterator[bytes], every: float) -> AsyncIterator[bytes]:
@@ -61,7 +93,7 @@ async def with_heartbeats(frames: AsyncIterator[bytes], every: float) -> AsyncIt
 
 
 def sse_response(frames: AsyncIterator[bytes], heartbeat_seconds: float) -> Response:
-    response = Response(with_heartbeats(frames, heartbeat_seconds), headers=SSE_HEADERS)
+    response = Response(_counted(with_heartbeats(frames, heartbeat_seconds)), headers=SSE_HEADERS)
     response.timeout = None  # streams live as long as the client listens
     return response
 

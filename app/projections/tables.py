@@ -26,6 +26,23 @@ jobs = Table(
 )
 Index("ix_jobs_category_created", jobs.c.category, jobs.c.created_at)
 Index("ix_jobs_status", jobs.c.status)
+# Jobs by kind and status (the metrics snapshot) are counted on this index alone.
+Index("ix_jobs_category_status", jobs.c.category, jobs.c.status)
+
+# Job timings (app/projections/job_timings.py): histograms of completed jobs, one row per kind
+# (``category``), model, metric and bucket (``le``, as Prometheus labels it). ``observations``
+# counts the jobs that fell in that bucket (not cumulative) and ``total`` sums their values, so a
+# completed job updates two rows and a snapshot reads a few rows per model, however many jobs ran.
+job_timings = Table(
+    "job_timings",
+    metadata,
+    Column("category", String(64), primary_key=True),
+    Column("model", String(200), primary_key=True),
+    Column("metric", String(32), primary_key=True),
+    Column("le", String(32), primary_key=True),
+    Column("observations", Integer, nullable=False),
+    Column("total", Float, nullable=False),
+)
 
 # Persisted speech-to-text records (docs/speech-to-text-records.md): one row per record stream.
 # JSON columns hold lists and maps exactly as the events carried them. The segments are rows of

@@ -123,6 +123,7 @@ def test_every_route_family_is_served() -> None:
         "events",
         "health",
         "media",
+        "metrics",
         "models",
         "speech",
         "speech_records",

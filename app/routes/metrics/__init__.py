@@ -1,0 +1,1 @@
+"""Runtime metrics: a JSON snapshot and the Prometheus text format."""
