@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,11 +39,14 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     engine.dispose()
 
 
-def server_or_skip(name: str) -> Server:
-    """The session's throw-away server of that kind; skips, naming what is absent, without one."""
+def server_or_skip(name: str, *, own: bool = False) -> Server:
+    """The session's throw-away server of that kind, or with ``own`` a new one that the caller
+    stops. Without the server's binaries: a skip that names what is absent (a failure in CI)."""
     try:
-        return servers.shared(name)
+        return servers.STARTERS[name]() if own else servers.shared(name)
     except servers.ServerMissing as missing:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{name} variant cannot run in CI: {missing} (scripts/setup installs it)")
         pytest.skip(f"{name} variant skipped: {missing}")
 
 

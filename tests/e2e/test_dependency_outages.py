@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests import servers
+from tests.conftest import server_or_skip
 from tests.e2e.conftest import (
     JobSubmitter,
     SautiServer,
@@ -31,15 +31,12 @@ OUTAGE_SECONDS = 3.0
 
 @pytest.fixture
 def dependencies() -> Iterator[tuple[Server, Server]]:
+    postgres = server_or_skip("postgres", own=True)
     try:
-        postgres = servers.start_postgres()
-    except servers.ServerMissing as missing:
-        pytest.skip(f"postgres variant skipped: {missing}")
-    try:
-        redis = servers.start_redis()
-    except servers.ServerMissing as missing:
+        redis = server_or_skip("redis", own=True)
+    except BaseException:
         postgres.stop()
-        pytest.skip(f"redis variant skipped: {missing}")
+        raise
     yield postgres, redis
     redis.stop()
     postgres.stop()

@@ -16,7 +16,6 @@ from sqlalchemy import Engine
 from eventstore.db import make_engine, sqlite_url
 from eventstore.sql import SqlEventStore
 from migrations.api import upgrade
-from tests import servers
 from tests.conftest import fresh_postgres_database, probe_kind, server_or_skip
 from workers.dispatch import BrokerDispatcher
 from workers.outbox import Outbox
@@ -83,10 +82,7 @@ def test_the_message_is_written_with_the_job_and_sent_after_the_commit(setup: Se
 
 
 def test_a_message_whose_send_failed_is_relayed_once_the_broker_is_back(database_url: str) -> None:
-    try:
-        outage = servers.start_redis()
-    except servers.ServerMissing as missing:
-        pytest.skip(f"redis variant skipped: {missing}")
+    outage = server_or_skip("redis", own=True)
     setup = _setup(database_url, outage.url)
     clock = [1_000.0]
     setup.outbox.clock = lambda: clock[0]
