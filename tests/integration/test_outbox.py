@@ -11,6 +11,8 @@ from pathlib import Path
 import dramatiq
 import pytest
 import redis
+import sqlalchemy.exc
+from dramatiq.broker import MessageProxy
 from sqlalchemy import Engine
 
 from eventstore.db import make_engine, sqlite_url
@@ -18,6 +20,7 @@ from eventstore.sql import SqlEventStore
 from migrations.api import upgrade
 from tests.conftest import fresh_postgres_database, probe_kind, server_or_skip
 from workers.dispatch import BrokerDispatcher
+from workers.middleware import JobRetries
 from workers.outbox import Outbox
 from workers.remote_brokers import LeasedRedisBroker
 from workflows.jobs import JobService
@@ -144,3 +147,31 @@ def _message(broker: dramatiq.Broker, stream_id: str) -> dramatiq.Message[None]:
         options={},
         message_id=str(uuid.uuid4()),
     )
+
+
+def test_an_outage_requeues_without_spending_a_retry_and_a_refused_requeue_waits_in_the_outbox(
+    database_url: str,
+) -> None:
+    """JobRetries on a job that failed because the database went away: the message comes back
+    with its retries untouched; while the broker is down too, the requeue goes to the outbox."""
+    broken = server_or_skip("redis", own=True)
+    setup = _setup(database_url, broken.url)
+    retries = JobRetries(setup.jobs.store, max_retries=0)
+    retries.fallback = setup.outbox
+    outage = sqlalchemy.exc.OperationalError("INSERT …", {}, ConnectionRefusedError("the database is down"))
+    try:
+        message = MessageProxy(_message(setup.broker, "probe-outage"))
+        retries.after_process_message(setup.broker, message, exception=outage)
+        assert message.options["outages"] == 1 and "retries" not in message.options
+        assert not message.failed, "an outage is not the job's failure, even with no retries left"
+        assert setup.client.hlen(f"{setup.broker.namespace}:{QUEUE}.DQ.msgs") == 1, "requeued with a delay"
+        assert setup.outbox.pending() == 0
+
+        broken.halt()
+        retries.after_process_message(setup.broker, message, exception=outage)
+        assert message.options["outages"] == 2
+        assert setup.outbox.pending() == 1, "the broker refused the requeue: it waits in the outbox"
+    finally:
+        setup.broker.close()
+        setup.engine.dispose()
+        broken.stop()
