@@ -75,14 +75,23 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server(data_dir: Path) -> Iterator[str]:
+def running_server(
+    data_dir: Path, *, repo: Path = REPO_ROOT, workers: int = 1, env_extra: dict[str, str] | None = None
+) -> Iterator[str]:
+    """``sauti serve`` of the tree at ``repo`` (this one by default: ``PYTHONPATH`` points at it, so
+    an editable install of another checkout is not what runs). With ``workers=0`` jobs stay queued
+    and the server counts as up once ``/livez`` answers (``/readyz`` waits for a worker)."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAUTI_")}
-    env.update(SAUTI_DATA_DIR=str(data_dir), SAUTI_LOG_LEVEL="WARNING")
+    python_path = [str(repo), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
+    env.update(
+        PYTHONPATH=os.pathsep.join(python_path), SAUTI_DATA_DIR=str(data_dir), SAUTI_LOG_LEVEL="WARNING"
+    )
+    env.update(env_extra or {})
     log = open(data_dir.parent / "server.log", "wb")  # noqa: SIM115
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "sauti"), "serve", "--port", str(port)],
-        cwd=REPO_ROOT,
+        [str(Path(sys.executable).parent / "sauti"), "serve", "--port", str(port), "--workers", str(workers)],
+        cwd=repo,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -93,7 +102,8 @@ def running_server(data_dir: Path) -> Iterator[str]:
         deadline = time.monotonic() + READY_TIMEOUT
         while True:
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
+                probe = "/readyz" if workers else "/livez"
+                if httpx.get(f"{base_url}{probe}", timeout=2).status_code == 200:
                     break
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"sauti serve did not become ready; see {log.name}")
