@@ -159,6 +159,9 @@ class SqlEventStore:
         self.appender: Appender = appender_for(engine.dialect.name)
         self.append_observer = append_observer
         self._read_all_queries: dict[tuple[frozenset[str], bool], Select[Any]] = {}
+        visible = self.appender.visible_clause()
+        last = select(func.max(events_table.c.position))
+        self._last_position_query = last if visible is None else last.where(visible)
 
     @contextmanager
     def transaction(self) -> Iterator[_SqlTransaction]:
@@ -247,12 +250,8 @@ class SqlEventStore:
 
     def last_position(self) -> int:
         """The last position ``read_all`` can return now."""
-        query = select(func.max(events_table.c.position))
-        visible = self.appender.visible_clause()
-        if visible is not None:
-            query = query.where(visible)
         with read_transaction(self.engine) as connection:
-            return int(connection.execute(query).scalar() or 0)
+            return int(connection.execute(self._last_position_query).scalar() or 0)
 
     def _decode(self, row: Any) -> RecordedEvent:
         event = RecordedEvent(
