@@ -6,14 +6,16 @@ one after the other so that neither competes with the other for the CPU:
 
 - transcription: the same ~59 s file (jfk.flac five times, 1 s of silence between copies),
   Whisper-Tiny.en, language en, beam 5; the ratio server time / direct time (target ≤ 1.10);
-- chat: generation tokens/s of the default chat model, streamed, temperature 0, 128 tokens;
+- chat: generation tokens/s of the default chat model, streamed, temperature 0, 128 tokens; the
+  direct and served generations alternate (one pair after another, while the server is up), so
+  that both see the same load on a shared machine, and the ratio is the median of the pairs';
 - speech: time to the first audio chunk (SSE) for three sentences with Piper-Joe-Medium.
 
 Each figure is the median of ``--repeat`` runs after one warm-up (the model load is not timed).
 The server's figure includes everything a client pays: upload, the request event and the broker
 message, decoding in the worker, the result events, and the response.
 
-    .venv/bin/python bench/openai_overhead.py [--repeat 3] [--only asr,chat,tts]
+    .venv/bin/python bench/openai_overhead.py [--repeat 3] [--only asr,chat,tts] [--repo PATH]
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import tempfile
 import time
 import wave
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -75,14 +78,23 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server(data_dir: Path) -> Iterator[str]:
+def running_server(
+    data_dir: Path, *, repo: Path = REPO_ROOT, workers: int = 1, env_extra: dict[str, str] | None = None
+) -> Iterator[str]:
+    """``sauti serve`` of the tree at ``repo`` (this one by default: ``PYTHONPATH`` points at it, so
+    an editable install of another checkout is not what runs). With ``workers=0`` jobs stay queued
+    and the server counts as up once ``/livez`` answers (``/readyz`` waits for a worker)."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAUTI_")}
-    env.update(SAUTI_DATA_DIR=str(data_dir), SAUTI_LOG_LEVEL="WARNING")
+    python_path = [str(repo), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
+    env.update(
+        PYTHONPATH=os.pathsep.join(python_path), SAUTI_DATA_DIR=str(data_dir), SAUTI_LOG_LEVEL="WARNING"
+    )
+    env.update(env_extra or {})
     log = open(data_dir.parent / "server.log", "wb")  # noqa: SIM115
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "sauti"), "serve", "--port", str(port)],
-        cwd=REPO_ROOT,
+        [str(Path(sys.executable).parent / "sauti"), "serve", "--port", str(port), "--workers", str(workers)],
+        cwd=repo,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -93,7 +105,8 @@ def running_server(data_dir: Path) -> Iterator[str]:
         deadline = time.monotonic() + READY_TIMEOUT
         while True:
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
+                probe = "/readyz" if workers else "/livez"
+                if httpx.get(f"{base_url}{probe}", timeout=2).status_code == 200:
                     break
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"sauti serve did not become ready; see {log.name}")
@@ -177,7 +190,8 @@ def tokens_per_second(tokens: int, first: float | None, last: float) -> float:
     return (tokens - 1) / (last - first)
 
 
-def chat_direct(repeat: int) -> tuple[float, float]:
+def direct_llm() -> Any:
+    """The default chat model loaded in this process, as the worker loads it."""
     from llama_cpp import Llama
 
     from workers.engines.llm import DEFAULT_CONTEXT, cpu_threads
@@ -187,64 +201,89 @@ def chat_direct(repeat: int) -> tuple[float, float]:
     path = ModelFiles(Path(tempfile.mkdtemp()) / "models").materialize(variant)
     if path.is_dir():
         path = next(path.glob("*.gguf"))
-    llm = Llama(model_path=str(path), n_ctx=DEFAULT_CONTEXT, n_threads=cpu_threads(), verbose=False)
-    rates: list[float] = []
-    totals: list[float] = []
+    return Llama(model_path=str(path), n_ctx=DEFAULT_CONTEXT, n_threads=cpu_threads(), verbose=False)
+
+
+def chat_direct_run(llm: Any, run: int) -> tuple[float, float]:
+    """One streamed generation on the library: (tokens/s, seconds for the whole request)."""
+    started = time.perf_counter()
+    first: float | None = None
+    last = started
+    pieces: list[str] = []
+    for event in llm.create_chat_completion(
+        messages=chat_messages(run),
+        max_tokens=engine_bench.LLM_MAX_TOKENS,
+        temperature=0.0,
+        stream=True,
+    ):
+        text = event["choices"][0]["delta"].get("content")
+        if text:
+            last = time.perf_counter()
+            first = first or last
+            pieces.append(text)
+    tokens = len(llm.tokenize("".join(pieces).encode(), add_bos=False))
+    return tokens_per_second(tokens, first, last), time.perf_counter() - started
+
+
+def chat_server_run(base_url: str, run: int) -> tuple[float, float]:
+    """The same generation through ``POST /v1/chat/completions`` (SSE)."""
+    body = {
+        "model": CHAT_MODEL,
+        "messages": chat_messages(run),
+        "max_tokens": engine_bench.LLM_MAX_TOKENS,
+        "temperature": 0.0,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    started = time.perf_counter()
+    first: float | None = None
+    last = started
+    tokens = 0
+    with httpx.stream("POST", f"{base_url}/v1/chat/completions", json=body, timeout=600) as response:
+        response.raise_for_status()
+        for line in response.iter_lines():
+            if not line.startswith("data: ") or line == "data: [DONE]":
+                continue
+            chunk = json.loads(line[6:])
+            if chunk.get("usage"):
+                tokens = chunk["usage"]["completion_tokens"]
+            for choice in chunk.get("choices", []):
+                if choice.get("delta", {}).get("content"):
+                    last = time.perf_counter()
+                    first = first or last
+    return tokens_per_second(tokens, first, last), time.perf_counter() - started
+
+
+@dataclass
+class ChatFigures:
+    direct_rate: float
+    served_rate: float
+    ratio: float
+    """The median of each pair's served / direct rate."""
+    direct_total: float
+    served_total: float
+
+
+def chat_pairs(base_url: str, repeat: int) -> ChatFigures:
+    """Direct and served generations one after the other, pair by pair (after one warm-up pair),
+    so that both see the same load on a shared machine."""
+    llm = direct_llm()
+    rates: list[tuple[float, float]] = []
+    totals: list[tuple[float, float]] = []
     for run in range(max(1, repeat) + 1):
-        started = time.perf_counter()
-        first: float | None = None
-        last = started
-        pieces: list[str] = []
-        for event in llm.create_chat_completion(
-            messages=chat_messages(run),  # type: ignore[arg-type]
-            max_tokens=engine_bench.LLM_MAX_TOKENS,
-            temperature=0.0,
-            stream=True,
-        ):
-            text = event["choices"][0]["delta"].get("content")  # type: ignore[index,union-attr]
-            if text:
-                last = time.perf_counter()
-                first = first or last
-                pieces.append(text)
-        tokens = len(llm.tokenize("".join(pieces).encode(), add_bos=False))
+        direct = chat_direct_run(llm, run)
+        served = chat_server_run(base_url, run)
         if run > 0:  # run 0 warms up
-            rates.append(tokens_per_second(tokens, first, last))
-            totals.append(time.perf_counter() - started)
-    return statistics.median(rates), statistics.median(totals)
-
-
-def chat_server(base_url: str, repeat: int) -> tuple[float, float]:
-    rates: list[float] = []
-    totals: list[float] = []
-    for run in range(max(1, repeat) + 1):
-        body = {
-            "model": CHAT_MODEL,
-            "messages": chat_messages(run),
-            "max_tokens": engine_bench.LLM_MAX_TOKENS,
-            "temperature": 0.0,
-            "stream": True,
-            "stream_options": {"include_usage": True},
-        }
-        started = time.perf_counter()
-        first: float | None = None
-        last = started
-        tokens = 0
-        with httpx.stream("POST", f"{base_url}/v1/chat/completions", json=body, timeout=600) as response:
-            response.raise_for_status()
-            for line in response.iter_lines():
-                if not line.startswith("data: ") or line == "data: [DONE]":
-                    continue
-                chunk = json.loads(line[6:])
-                if chunk.get("usage"):
-                    tokens = chunk["usage"]["completion_tokens"]
-                for choice in chunk.get("choices", []):
-                    if choice.get("delta", {}).get("content"):
-                        last = time.perf_counter()
-                        first = first or last
-        if run > 0:
-            rates.append(tokens_per_second(tokens, first, last))
-            totals.append(time.perf_counter() - started)
-    return statistics.median(rates), statistics.median(totals)
+            rates.append((direct[0], served[0]))
+            totals.append((direct[1], served[1]))
+    del llm
+    return ChatFigures(
+        direct_rate=statistics.median(d for d, _ in rates),
+        served_rate=statistics.median(s for _, s in rates),
+        ratio=statistics.median(s / d for d, s in rates),
+        direct_total=statistics.median(d for d, _ in totals),
+        served_total=statistics.median(s for _, s in totals),
+    )
 
 
 # --- speech ---------------------------------------------------------------------------------------
@@ -305,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", default="asr,chat,tts", help="comma-separated: asr, chat, tts")
+    parser.add_argument("--repo", type=Path, default=REPO_ROOT, help="the checkout to serve (an A/B)")
     args = parser.parse_args(argv)
     only = {part.strip() for part in args.only.split(",")}
     audio_dir = engine_bench.DEFAULT_AUDIO_DIR
@@ -315,13 +355,11 @@ def main(argv: list[str] | None = None) -> int:
     direct: dict[str, Any] = {}
     if "asr" in only:
         direct["asr"] = asr_direct(long, args.repeat)
-    if "chat" in only:
-        direct["chat"] = chat_direct(args.repeat)
     if "tts" in only:
         direct["tts"] = tts_direct(args.repeat)
 
     rows: list[tuple[str, str, str, str]] = []
-    with tempfile.TemporaryDirectory() as tmp, running_server(Path(tmp) / "data") as base_url:
+    with tempfile.TemporaryDirectory() as tmp, running_server(Path(tmp) / "data", repo=args.repo) as base_url:
         if "asr" in only:
             served = asr_server(base_url, wav_bytes(long), args.repeat)
             rows.append(
@@ -333,15 +371,14 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
         if "chat" in only:
-            rate, total = chat_server(base_url, args.repeat)
-            direct_rate, direct_total = direct["chat"]
+            chat = chat_pairs(base_url, args.repeat)
             rows.append(
                 (
                     f"chat generation ({CHAT_MODEL})",
-                    f"{direct_rate:.1f} tok/s",
-                    f"{rate:.1f} tok/s",
-                    f"ratio {rate / direct_rate:.3f}; "
-                    f"request {direct_total:.2f} s direct, {total:.2f} s served",
+                    f"{chat.direct_rate:.1f} tok/s",
+                    f"{chat.served_rate:.1f} tok/s",
+                    f"ratio {chat.ratio:.3f} (median of pairs); "
+                    f"request {chat.direct_total:.2f} s direct, {chat.served_total:.2f} s served",
                 )
             )
         if "tts" in only:

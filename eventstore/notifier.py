@@ -14,6 +14,7 @@ import os
 import secrets
 import socket
 import tempfile
+import time
 from pathlib import Path
 
 EVENTS_TOPIC = "events"
@@ -33,19 +34,39 @@ def run_dir_for(data_dir: Path) -> Path:
     return Path(tempfile.gettempdir()) / f"sauti-{digest}"
 
 
+# A listing is reused while the run directory is unchanged, judged by its mtime, which may not move
+# for a change made within the same clock tick: a listing is trusted only once the directory has
+# been quiet for this long.
+_SETTLED_NS = 2_000_000_000
+
+
 class Doorbell:
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
+        self._listing: tuple[int, list[str]] | None = None
+        """(the run directory's mtime, its socket names) from the last settled listing."""
 
     @classmethod
     def for_data_dir(cls, data_dir: Path) -> Doorbell:
         return cls(run_dir_for(data_dir))
 
+    def _socket_names(self) -> list[str]:
+        """The run directory's ``.sock`` names (``OSError`` when it cannot be read)."""
+        mtime = os.stat(self.run_dir).st_mtime_ns
+        if self._listing is not None and self._listing[0] == mtime:
+            return self._listing[1]
+        names = [name for name in os.listdir(self.run_dir) if name.endswith(".sock")]
+        settled = time.time_ns() - mtime > _SETTLED_NS
+        self._listing = (mtime, names) if settled else None
+        return names
+
     def ring(self, topic: str) -> None:
         try:
-            paths = list(self.run_dir.glob(f"{topic}-*.sock"))
+            names = self._socket_names()
         except OSError:
             return
+        prefix = f"{topic}-"
+        paths = [self.run_dir / name for name in names if name.startswith(prefix)]
         if not paths:
             return
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Connection, Engine, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, Select, bindparam, func, select
 
 from eventstore.appenders import Appender, appender_for
 from eventstore.base import (
@@ -32,6 +32,17 @@ from eventstore.upcasting import Upcasters
 # What an event is; ``visible_after_xid`` is the store's own, and a database an older revision made
 # (tests of a migration write to one) has no such column.
 _ENVELOPE = [column for column in events_table.c if column.name != "visible_after_xid"]
+
+
+# Built once and given their values at execution: a job run reads its stream after every append.
+_READ_STREAM = (
+    select(*_ENVELOPE)
+    .where(
+        events_table.c.stream_id == bindparam("read_stream_id"),
+        events_table.c.version >= bindparam("from_version"),
+    )
+    .order_by(events_table.c.version)
+)
 
 
 class InlineProjector(Protocol):
@@ -147,6 +158,10 @@ class SqlEventStore:
         self._after_commit = after_commit
         self.appender: Appender = appender_for(engine.dialect.name)
         self.append_observer = append_observer
+        self._read_all_queries: dict[tuple[frozenset[str], bool], Select[Any]] = {}
+        visible = self.appender.visible_clause()
+        last = select(func.max(events_table.c.position))
+        self._last_position_query = last if visible is None else last.where(visible)
 
     @contextmanager
     def transaction(self) -> Iterator[_SqlTransaction]:
@@ -167,13 +182,9 @@ class SqlEventStore:
             return tx.append(stream_id, events, expected_version)
 
     def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
-        query = (
-            select(*_ENVELOPE)
-            .where(events_table.c.stream_id == stream_id, events_table.c.version >= from_version)
-            .order_by(events_table.c.version)
-        )
+        values = {"read_stream_id": stream_id, "from_version": from_version}
         with read_transaction(self.engine) as connection:
-            return [self._decode(row) for row in connection.execute(query)]
+            return [self._decode(row) for row in connection.execute(_READ_STREAM, values)]
 
     def read_all(
         self, after_position: int = 0, limit: int = 1000, filter: EventFilter | None = None
@@ -202,18 +213,35 @@ class SqlEventStore:
         filter: EventFilter | None,
         visible: ColumnElement[bool] | None,
     ) -> list[RecordedEvent]:
-        query = select(*_ENVELOPE).where(events_table.c.position > after_position)
-        if visible is not None:
-            query = query.where(visible)
+        values: dict[str, Any] = {"after_position": after_position, "read_limit": limit}
         if filter is not None:
             if filter.stream_id is not None:
-                query = query.where(events_table.c.stream_id == filter.stream_id)
+                values["read_stream_id"] = filter.stream_id
             if filter.category is not None:
-                query = query.where(events_table.c.category == filter.category)
+                values["read_category"] = filter.category
             if filter.types:
-                query = query.where(events_table.c.type.in_(filter.types))
-        query = query.order_by(events_table.c.position).limit(limit)
-        return [self._decode(row) for row in connection.execute(query)]
+                values["read_types"] = list(filter.types)
+        query = self._read_all_query(frozenset(values), visible)
+        return [self._decode(row) for row in connection.execute(query, values)]
+
+    def _read_all_query(self, names: frozenset[str], visible: ColumnElement[bool] | None) -> Select[Any]:
+        """The query for a shape of filter, built once (the event hub reads after every commit)."""
+        key = (names, visible is not None)
+        query = self._read_all_queries.get(key)
+        if query is not None:
+            return query
+        query = select(*_ENVELOPE).where(events_table.c.position > bindparam("after_position"))
+        if visible is not None:
+            query = query.where(visible)
+        if "read_stream_id" in names:
+            query = query.where(events_table.c.stream_id == bindparam("read_stream_id"))
+        if "read_category" in names:
+            query = query.where(events_table.c.category == bindparam("read_category"))
+        if "read_types" in names:
+            query = query.where(events_table.c.type.in_(bindparam("read_types")))
+        query = query.order_by(events_table.c.position).limit(bindparam("read_limit"))
+        self._read_all_queries[key] = query
+        return query
 
     def stream_version(self, stream_id: str) -> int:
         query = select(func.max(events_table.c.version)).where(events_table.c.stream_id == stream_id)
@@ -222,12 +250,8 @@ class SqlEventStore:
 
     def last_position(self) -> int:
         """The last position ``read_all`` can return now."""
-        query = select(func.max(events_table.c.position))
-        visible = self.appender.visible_clause()
-        if visible is not None:
-            query = query.where(visible)
         with read_transaction(self.engine) as connection:
-            return int(connection.execute(query).scalar() or 0)
+            return int(connection.execute(self._last_position_query).scalar() or 0)
 
     def _decode(self, row: Any) -> RecordedEvent:
         event = RecordedEvent(

@@ -107,6 +107,8 @@ class EventHub:
         while True:
             try:
                 await self._wait()
+                if not self._queues and await self._skip_to_head():
+                    continue
                 while batch := await asyncio.to_thread(self.store.read_all, self.position, self.batch_size):
                     self.position = batch[-1].position
                     self._fan_out(batch)
@@ -117,6 +119,16 @@ class EventHub:
             except Exception:
                 log.exception("event hub read failed; retrying")
                 await asyncio.sleep(self.poll_seconds)
+
+    async def _skip_to_head(self) -> bool:
+        """With nobody subscribed, move to the store's head without reading the events; False
+        when a subscriber came meanwhile (its catch-up read may predate the head just read, so
+        the events up to it must be fanned out)."""
+        head = await asyncio.to_thread(self.store.last_position)
+        if self._queues:
+            return False
+        self.position = max(self.position, head)
+        return True
 
     def _fan_out(self, batch: list[RecordedEvent]) -> None:
         for queue in self._queues:

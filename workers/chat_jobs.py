@@ -126,7 +126,7 @@ def generate_text(run: JobRun) -> dict[str, Any] | None:
             run.append(TextGenerated(sequence=sequence, text=text), sequence)
             sequence += 1
         last_flush = time.perf_counter()
-        run.check_cancelled()
+        run.check_cancelled(caught_up=bool(text))  # an append reads the stream after itself
 
     try:
         for chunk in chunks:

@@ -39,6 +39,7 @@ READY = "ready"
 LEASED = "leased"
 DEAD = "dead"
 STATES = (READY, LEASED, DEAD)
+_INSERT = insert(qm)  # built once: every job submission runs it
 
 
 @contextlib.contextmanager
@@ -145,18 +146,19 @@ class SQLiteBroker(Broker):
     def _insert(self, connection: Connection, message: Message[Any], delay: int | None) -> None:
         now = time.time()
         connection.execute(
-            insert(qm).values(
-                queue_name=message.queue_name,
-                message_id=message.message_id,
-                actor_name=message.actor_name,
-                body=_encode(message),
-                state=READY,
-                available_at=now + (delay or 0) / 1000,
-                locked_until=None,
-                lease_owner=None,
-                deliveries=0,
-                enqueued_at=now,
-            )
+            _INSERT,
+            {
+                "queue_name": message.queue_name,
+                "message_id": message.message_id,
+                "actor_name": message.actor_name,
+                "body": _encode(message),
+                "state": READY,
+                "available_at": now + (delay or 0) / 1000,
+                "locked_until": None,
+                "lease_owner": None,
+                "deliveries": 0,
+                "enqueued_at": now,
+            },
         )
 
     # -- consuming -----------------------------------------------------------------------------

@@ -269,9 +269,13 @@ class JobRun:
     def progress(self, step: str, percent: float, detail: dict[str, Any] | None = None) -> None:
         self._execute(ReportProgress(step, percent, detail or {}), step)
 
-    def check_cancelled(self) -> None:
-        """Stop for a recorded cancellation request (the cancellation is confirmed first)."""
-        self._catch_up()
+    def check_cancelled(self, *, caught_up: bool = False) -> None:
+        """Stop for a recorded cancellation request (the cancellation is confirmed first).
+
+        ``caught_up``: the run has just read its stream (an append does), so it is not read again.
+        """
+        if not caught_up:
+            self._catch_up()
         if self.state.cancel_requested and not self.state.is_terminal:
             self._execute(ConfirmCancel())
             raise JobCancelledError(self.stream_id)

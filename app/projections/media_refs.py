@@ -12,12 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, Engine, Table, delete, insert, select
+from sqlalchemy import Connection, Engine, Table, bindparam, delete, insert, select
 
 from app.projections.tables import media_references
 from domain.media_refs import RELEASED, claimed_media, releases_media, replaces_media
 from eventstore.base import RecordedEvent
 from eventstore.db import read_transaction
+
+# Built once and given their values at execution: this runs inside every append.
+_THIS_STREAM = media_references.c.stream_id == bindparam("claiming_stream_id")
+_INSERT = insert(media_references)
+_DELETE_CLAIMS = delete(media_references).where(_THIS_STREAM)
+_CLAIMS = select(media_references.c.digest).where(_THIS_STREAM)
 
 
 class MediaReferencesProjection:
@@ -29,32 +35,23 @@ class MediaReferencesProjection:
 
     def apply(self, connection: Connection, event: RecordedEvent) -> None:
         if releases_media(event.type):
-            connection.execute(
-                delete(media_references).where(media_references.c.stream_id == event.stream_id)
-            )
-            connection.execute(insert(media_references).values(digest=RELEASED, stream_id=event.stream_id))
+            connection.execute(_DELETE_CLAIMS, {"claiming_stream_id": event.stream_id})
+            connection.execute(_INSERT, {"digest": RELEASED, "stream_id": event.stream_id})
             return
         digests = claimed_media(event.type, event.data)
         if replaces_media(event.type):
-            connection.execute(
-                delete(media_references).where(media_references.c.stream_id == event.stream_id)
-            )
+            connection.execute(_DELETE_CLAIMS, {"claiming_stream_id": event.stream_id})
         if digests:
             _claim(connection, digests, event.stream_id)
 
 
 def _claim(connection: Connection, digests: list[str], stream_id: str) -> None:
-    known = {
-        row.digest
-        for row in connection.execute(
-            select(media_references.c.digest).where(media_references.c.stream_id == stream_id)
-        )
-    }
+    known = {row.digest for row in connection.execute(_CLAIMS, {"claiming_stream_id": stream_id})}
     if RELEASED in known:
         return
     for digest in digests:
         if digest not in known:
-            connection.execute(insert(media_references).values(digest=digest, stream_id=stream_id))
+            connection.execute(_INSERT, {"digest": digest, "stream_id": stream_id})
 
 
 def stream_media(engine: Engine, stream_id: str) -> list[str]:

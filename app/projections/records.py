@@ -16,7 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
-from sqlalchemy import Column, Connection, Table, delete, select, update
+from sqlalchemy import Column, Connection, Delete, Select, Table, Update, bindparam, delete, select, update
 
 from domain.events import DomainEvent
 from domain.jobs import JobStatus, status_after
@@ -76,18 +76,46 @@ class RecordProjection(ABC):
         if create is not None:
             create(connection, event)
             return
-        where = self.table.c.stream_id == event.stream_id
-        row = connection.execute(select(*self.columns(verb)).where(where)).mappings().first()
+        this_stream = {_STREAM: event.stream_id}
+        row = connection.execute(_select_row(self.table, self.columns(verb)), this_stream).mappings().first()
         if row is None:
             return
         if verb == self.deleted_verb:
             for table in reversed(self.tables):
-                connection.execute(delete(table).where(table.c.stream_id == event.stream_id))
+                connection.execute(_delete_rows(table), this_stream)
             return
         changes = self.changes(connection, row, verb, event)
         if changes is not None:
-            connection.execute(
-                update(self.table)
-                .where(where)
-                .values(**changes, updated_at=event.recorded_at, last_position=event.position)
-            )
+            values = {**changes, "updated_at": event.recorded_at, "last_position": event.position}
+            connection.execute(_update_row(self.table), {**this_stream, **values})
+
+
+# Statements built once per table (and column list) and given their values at execution: they run
+# inside every append, and building one costs more than running it.
+_STREAM = "record_stream_id"
+_SELECTS: dict[tuple[str, ...], Select[Any]] = {}
+_UPDATES: dict[str, Update] = {}
+_DELETES: dict[str, Delete] = {}
+
+
+def _select_row(table: Table, columns: Sequence[Column[Any]]) -> Select[Any]:
+    key = (table.name, *(column.name for column in columns))
+    query = _SELECTS.get(key)
+    if query is None:
+        query = _SELECTS[key] = select(*columns).where(table.c.stream_id == bindparam(_STREAM))
+    return query
+
+
+def _update_row(table: Table) -> Update:
+    """The stream's row; the columns set are the parameters' other keys."""
+    statement = _UPDATES.get(table.name)
+    if statement is None:
+        statement = _UPDATES[table.name] = update(table).where(table.c.stream_id == bindparam(_STREAM))
+    return statement
+
+
+def _delete_rows(table: Table) -> Delete:
+    statement = _DELETES.get(table.name)
+    if statement is None:
+        statement = _DELETES[table.name] = delete(table).where(table.c.stream_id == bindparam(_STREAM))
+    return statement

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from json.encoder import encode_basestring
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, func, or_, select
+from sqlalchemy import Connection, Engine, Row, bindparam, func, or_, select
 
 from app.projections.pages import newest_first_in
 from app.projections.tables import stt_record_segments, stt_records
@@ -27,21 +27,25 @@ _PAGE_COLUMNS = [c for c in stt_records.c if c.name != "speaker_turns"]
 _INTERNAL = ("text_through",)  # how the text is stored, not part of the record
 
 
+# Built once and given their values at execution (a record is read after every change).
+_RECORD = (
+    select(stt_records)
+    .where(stt_records.c.id == bindparam("record_id"), stt_records.c.job_kind.in_(bindparam("kinds")))
+    .order_by(stt_records.c.created_position)
+    .limit(1)
+)
+_SEGMENTS = (
+    select(segments).where(segments.c.stream_id == bindparam("record_stream_id")).order_by(segments.c.id)
+)
+
+
 def find_record(engine: Engine, record_id: str, kinds: Sequence[str]) -> dict[str, Any] | None:
     """The record with this id if it is one of ``kinds``."""
-    query = (
-        select(stt_records)
-        .where(stt_records.c.id == record_id, stt_records.c.job_kind.in_(kinds))
-        .order_by(stt_records.c.created_position)
-        .limit(1)
-    )
     with read_transaction(engine) as connection:
-        row = connection.execute(query).mappings().first()
+        row = connection.execute(_RECORD, {"record_id": record_id, "kinds": list(kinds)}).mappings().first()
         if row is None:
             return None
-        found = connection.execute(
-            select(segments).where(segments.c.stream_id == row["stream_id"]).order_by(segments.c.id)
-        ).all()
+        found = connection.execute(_SEGMENTS, {"record_stream_id": row["stream_id"]}).all()
     through = row["text_through"]
     return {
         **_public(row),

@@ -95,6 +95,9 @@ class SttRecordsProjection(RecordProjection):
         return {**changes, **self.status_after(event.category, lifecycle)}
 
 
+_INSERT_RECORD = insert(stt_records)  # the columns are the parameters' keys
+
+
 def _requested(connection: Connection, event: RecordedEvent) -> None:
     requested = JobRequested.model_validate(event.data)
     if not requested.params.get("record"):
@@ -115,20 +118,21 @@ def _requested(connection: Connection, event: RecordedEvent) -> None:
         )
         return
     connection.execute(
-        insert(stt_records).values(
+        _INSERT_RECORD,
+        {
             **run_values,
-            stream_id=event.stream_id,
-            id=requested.job_id,
-            job_kind=params.job_kind,
-            created_at=event.recorded_at,
-            updated_at=event.recorded_at,
-            created_position=event.position,
-            audio=params.audio,
-            filename=params.filename,
-            content_type=params.content_type,
-            title=params.title,
-            speaker_labels="{}",
-        )
+            "stream_id": event.stream_id,
+            "id": requested.job_id,
+            "job_kind": params.job_kind,
+            "created_at": event.recorded_at,
+            "updated_at": event.recorded_at,
+            "created_position": event.position,
+            "audio": params.audio,
+            "filename": params.filename,
+            "content_type": params.content_type,
+            "title": params.title,
+            "speaker_labels": "{}",
+        },
     )
 
 

@@ -1,4 +1,5 @@
-"""The event hub's loop: stopping always ends it, and a poke from any thread wakes it."""
+"""The event hub's loop: stopping always ends it, a poke from any thread wakes it, and with nobody
+subscribed it skips to the head."""
 
 from __future__ import annotations
 
@@ -41,3 +42,29 @@ async def test_a_poke_from_another_thread_delivers_without_waiting_for_the_poll(
     finally:
         await hub.stop()
     assert event.data == {"i": 1}
+
+
+async def test_with_nobody_subscribed_the_hub_skips_to_the_head_and_a_later_subscriber_misses_nothing() -> (
+    None
+):
+    store = InMemoryEventStore()
+    hub = EventHub(store, poll_seconds=30.0)
+    await hub.start()
+    try:
+        for i in range(3):
+            store.append("a-1", [NewEvent("a.happened", {"i": i})])
+            hub.poke()
+            await asyncio.sleep(0.02)
+        assert hub.position == 3  # moved without reading what nobody waits for
+        subscription = hub.subscribe(1)
+        first = await asyncio.wait_for(anext(subscription), 2)  # from the store
+        second = await asyncio.wait_for(anext(subscription), 2)
+        live = asyncio.ensure_future(anext(subscription))
+        await asyncio.sleep(0.02)
+        store.append("a-1", [NewEvent("a.happened", {"i": 3})])
+        hub.poke()
+        third = await asyncio.wait_for(live, 2)  # from the hub
+        await subscription.aclose()
+    finally:
+        await hub.stop()
+    assert [e.data["i"] for e in (first, second, third)] == [1, 2, 3]

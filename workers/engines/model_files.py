@@ -28,9 +28,21 @@ class ModelFileError(Exception):
     """A model's files are missing or do not match their checksum."""
 
 
+_distributions: dict[str, importlib.metadata.Distribution] = {}
+
+
+def _distribution(package: str) -> importlib.metadata.Distribution:
+    """The installed distribution, found once per process (finding it scans ``sys.path``); the
+    callers still check that its files exist."""
+    found = _distributions.get(package)
+    if found is None:
+        found = _distributions[package] = importlib.metadata.distribution(package)
+    return found
+
+
 def locate(part: PackagePart) -> Path:
     try:
-        distribution = importlib.metadata.distribution(part.package)
+        distribution = _distribution(part.package)
     except importlib.metadata.PackageNotFoundError as error:
         raise ModelFileError(
             f"package {part.package} is not installed (run ./scripts/setup to install the bundled models)"
@@ -44,7 +56,7 @@ def locate(part: PackagePart) -> Path:
 def locate_any(part: PackagePart) -> Path:
     """A file or a directory inside an installed distribution."""
     try:
-        distribution = importlib.metadata.distribution(part.package)
+        distribution = _distribution(part.package)
     except importlib.metadata.PackageNotFoundError as error:
         raise ModelFileError(f"package {part.package} is not installed (run ./scripts/setup)") from error
     path = Path(str(distribution.locate_file(part.path)))

@@ -148,10 +148,21 @@ async def create_record(view: View) -> Any:
     kind = _kind(view, value, allow_all=False) or view.kinds[0]
     job = await read_record_request(container, kind, received)
     record_id = new_id()
-    stream_id = await JobFollower.for_request().submit(job_of(kind), job.params, job_id=record_id)
+    follower = JobFollower.for_request()
     if job.stream:
+        stream_id = await follower.submit(job_of(kind), job.params, job_id=record_id)
         return await follow_events(EventFilter(stream_id=stream_id), 0, until_terminal=True)
-    response = await _current(view, {"id": record_id, "job_kind": kind}, 202)
+    # The projection is written with the events, so the record read right after holds the job.
+    row = await follower.submit_then(
+        job_of(kind),
+        job.params,
+        lambda _: find_record(container.engine, record_id, (kind,)),
+        job_id=record_id,
+    )
+    if row is None:
+        raise ApiError(404, f"No {view.noun} {record_id!r}.", param="record_id")
+    response = jsonify(_json(view, row))
+    response.status_code = 202
     response.headers["Location"] = f"{view.base}/{record_id}"
     return response
 
