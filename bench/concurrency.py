@@ -1,15 +1,21 @@
-"""Concurrent writers for bench/eventstore.py: appends/s with N writer threads, each with its own
+"""Concurrent writers for bench/eventstore.py: appends/s with N writers, each with its own
 connection (an engine of its own) appending single-event batches to its own streams, while a
 subscriber thread follows ``read_all`` from its last position the whole time, as the EventHub
-does, and counts the events it missed or saw twice (or out of order)."""
+does, and counts the events it missed or saw twice (or out of order).
+
+Writers are threads of one process, or (``processes=True``) processes of their own, as the web
+and worker processes of a deployment are: threads share one interpreter lock, so past a few of
+them they measure Python, not the database."""
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from app.bootstrap import build_projections, build_upcasters
 from domain.jobs import JobProgressed, JobRequested
@@ -28,6 +34,7 @@ SUBSCRIBER_PAUSE = 0.01
 class ConcurrentRun:
     backend: str
     writers: int
+    processes: bool
     appends: int
     seconds: float
     missed: int
@@ -66,11 +73,24 @@ class _Writer:
         self.versions[index] = version + 1
         self.written.append(event.event_id)
 
-    def run(self, deadline: float) -> None:
+    def run(self, deadline: float, clock: Callable[[], float] = time.perf_counter) -> None:
         turn = 0
-        while time.perf_counter() < deadline:
+        while clock() < deadline:
             self.append_one(turn)
             turn += 1
+
+
+def _writer_process(url: str, seconds: float, go: Any, results: Any) -> None:
+    """One writer in a process of its own: warm up, wait for ``go``, append for ``seconds``."""
+    store = production_store(url)
+    writer = _Writer(store)
+    writer.append_one(0)
+    writer.written.clear()
+    results.put(None)  # ready
+    go.wait()
+    started = time.perf_counter()
+    writer.run(started + seconds)
+    results.put((writer.written, time.perf_counter() - started))
 
 
 class _Subscriber:
@@ -97,7 +117,11 @@ class _Subscriber:
             time.sleep(SUBSCRIBER_PAUSE)
 
 
-def run_concurrent(backend: str, url: str, writers: int, seconds: float) -> ConcurrentRun:
+def run_concurrent(
+    backend: str, url: str, writers: int, seconds: float, processes: bool = False
+) -> ConcurrentRun:
+    if processes:
+        return _run_processes(backend, url, writers, seconds)
     stores = [production_store(url) for _ in range(writers)]
     reader = production_store(url)
     try:
@@ -115,15 +139,49 @@ def run_concurrent(backend: str, url: str, writers: int, seconds: float) -> Conc
         elapsed = time.perf_counter() - started
         subscriber.stop.set()
         follow.join()
-        written = {event_id for worker in workers for event_id in worker.written}
-        seen = set(subscriber.seen)
-        appends = sum(len(worker.written) for worker in workers)
-        missed = len(written - seen)
-        repeated = len(subscriber.seen) - len(seen) + subscriber.out_of_order
-        return ConcurrentRun(backend, writers, appends, elapsed, missed, repeated)
+        written = [event_id for worker in workers for event_id in worker.written]
+        return _tally(backend, writers, False, written, elapsed, subscriber)
     finally:
         for store in (*stores, reader):
             store.engine.dispose()
+
+
+def _run_processes(backend: str, url: str, writers: int, seconds: float) -> ConcurrentRun:
+    # Forked before this process opens a connection of its own to ``url``.
+    context = multiprocessing.get_context("fork")
+    go, results = context.Event(), context.Queue()
+    children = [
+        context.Process(target=_writer_process, args=(url, seconds, go, results)) for _ in range(writers)
+    ]
+    for child in children:
+        child.start()
+    for _ in children:
+        results.get(timeout=120)
+    reader = production_store(url)
+    try:
+        subscriber = _Subscriber(reader)
+        follow = threading.Thread(target=subscriber.run, name="bench-subscriber")
+        follow.start()
+        go.set()
+        finished = [results.get(timeout=seconds + 120) for _ in children]
+        for child in children:
+            child.join()
+        subscriber.stop.set()
+        follow.join()
+        written = [event_id for ids, _ in finished for event_id in ids]
+        elapsed = max(took for _, took in finished)
+        return _tally(backend, writers, True, written, elapsed, subscriber)
+    finally:
+        reader.engine.dispose()
+
+
+def _tally(
+    backend: str, writers: int, processes: bool, written: list[str], elapsed: float, subscriber: _Subscriber
+) -> ConcurrentRun:
+    seen = set(subscriber.seen)
+    missed = len(set(written) - seen)
+    repeated = len(subscriber.seen) - len(seen) + subscriber.out_of_order
+    return ConcurrentRun(backend, writers, processes, len(written), elapsed, missed, repeated)
 
 
 def _start_and_join(threads: list[threading.Thread]) -> None:
@@ -134,7 +192,11 @@ def _start_and_join(threads: list[threading.Thread]) -> None:
 
 
 def run_all(
-    backends: list[tuple[str, Callable[[], str]]], counts: list[int], seconds: float
+    backends: list[tuple[str, Callable[[], str]]], counts: list[int], seconds: float, processes: bool = False
 ) -> list[ConcurrentRun]:
     """Each backend's fresh URL (a callable, so each run can get a new database) at each count."""
-    return [run_concurrent(name, fresh(), writers, seconds) for name, fresh in backends for writers in counts]
+    return [
+        run_concurrent(name, fresh(), writers, seconds, processes)
+        for name, fresh in backends
+        for writers in counts
+    ]

@@ -536,31 +536,36 @@ def print_concurrency(args: argparse.Namespace, data_dir: Path, counts: list[int
         return url
 
     runs = run_all([("sqlite", fresh_sqlite)], counts, args.seconds)
+    runs += run_all([("sqlite", fresh_sqlite)], counts, args.seconds, processes=True)
     where = "skipped (--no-postgres)"
     if not args.no_postgres:
         try:
             with postgres_databases(args.postgres_url) as fresh_postgres:
                 runs += run_all([("postgres", fresh_postgres)], counts, args.seconds)
+                runs += run_all([("postgres", fresh_postgres)], counts, args.seconds, processes=True)
             where = args.postgres_url or "a throw-away server, fsync=on, synchronous_commit=on"
         except Exception as exc:  # a missing server is a line in the report, not a crash
             where = f"not run: {exc}"
     print(
         f"4. Concurrent writers: {args.seconds:g} s per run, single-event appends (expected version) "
-        "to each writer's own streams, inline projections; a subscriber follows read_all throughout"
+        "to each writer's own streams, inline projections; a subscriber follows read_all throughout;\n"
+        "   writers as threads of one process, then as processes of their own (as web and worker"
+        " processes are)"
     )
     print(f"   postgres: {where}")
     print_table(
-        ["backend", "writers", "appends", "seconds", "appends/s", "vs 1 writer", "missed", "repeated"],
+        ["backend", "writers", "as", "appends", "seconds", "appends/s", "vs 1 writer", "missed", "repeated"],
         [_concurrency_row(run, runs) for run in runs],
     )
     _print_speedup(runs, counts)
 
 
 def _concurrency_row(run: ConcurrentRun, runs: list[ConcurrentRun]) -> list[str]:
-    single = next((r for r in runs if r.backend == run.backend and r.writers == 1), None)
+    single = _single(run.backend, run.processes, runs)
     return [
         run.backend,
         str(run.writers),
+        "processes" if run.processes else "threads",
         str(run.appends),
         f"{run.seconds:.2f}",
         f"{run.rate:,.0f}",
@@ -570,16 +575,21 @@ def _concurrency_row(run: ConcurrentRun, runs: list[ConcurrentRun]) -> list[str]
     ]
 
 
+def _single(backend: str, processes: bool, runs: list[ConcurrentRun]) -> ConcurrentRun | None:
+    return next((r for r in runs if (r.backend, r.processes, r.writers) == (backend, processes, 1)), None)
+
+
 def _print_speedup(runs: list[ConcurrentRun], counts: list[int]) -> None:
-    by_writers = {r.writers: r for r in runs if r.backend == "postgres"}
     most = max(counts)
-    if 1 in by_writers and most in by_writers and most > 1:
-        ratio = by_writers[most].rate / by_writers[1].rate
-        verdict = "MET" if ratio >= CONCURRENCY_TARGET else "NOT MET"
-        print(
-            f"Target: Postgres with {most} writers >= {CONCURRENCY_TARGET:g}x one writer: "
-            f"{verdict} ({ratio:.2f}x)"
-        )
+    for processes in (False, True):
+        by_writers = {r.writers: r for r in runs if r.backend == "postgres" and r.processes == processes}
+        if 1 in by_writers and most in by_writers and most > 1:
+            ratio = by_writers[most].rate / by_writers[1].rate
+            verdict = "MET" if ratio >= CONCURRENCY_TARGET else "NOT MET"
+            print(
+                f"Target: Postgres with {most} writer {'processes' if processes else 'threads'} >= "
+                f"{CONCURRENCY_TARGET:g}x one writer: {verdict} ({ratio:.2f}x)"
+            )
     lost = sum(r.missed + r.repeated for r in runs)
     print(
         f"Subscriber: {'every event exactly once, in order' if lost == 0 else f'{lost} MISSED OR REPEATED'}"
