@@ -40,10 +40,18 @@ _OUTAGES = (
 )
 
 
+# SQLite reports some mistakes as "operational" errors too; they are the code's, not an outage.
+_NOT_OUTAGES = ("no such table", "no such column", "syntax error")
+
+
 def is_outage(exception: BaseException) -> bool:
     """True when ``exception`` says a dependency (database, broker) was unreachable."""
     if isinstance(exception, sqlalchemy.exc.DBAPIError) and exception.connection_invalidated:
         return True
+    if isinstance(exception, sqlalchemy.exc.OperationalError) and any(
+        words in str(exception.orig) for words in _NOT_OUTAGES
+    ):
+        return False
     return isinstance(exception, _OUTAGES)
 
 
