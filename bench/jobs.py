@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import statistics
 import subprocess
@@ -37,16 +36,9 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 
-def _load(name: str) -> Any:
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+# The server fixture and the direct faster-whisper run.
+from bench import openai_overhead as overhead  # noqa: E402
 
-
-overhead = _load("openai_overhead")  # the server fixture and the direct faster-whisper run
 engine_bench = overhead.engine_bench
 SAMPLE_RATE = 16_000
 POLL_SECONDS = 0.05

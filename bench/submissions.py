@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import base64
 import http.client
-import importlib.util
 import json
 import statistics
 import sys
@@ -29,23 +28,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 
-def _load(name: str) -> Any:
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+from bench import openai_overhead as overhead  # noqa: E402
 
-
-overhead = _load("openai_overhead")
 engine_bench = overhead.engine_bench
 PATH = "/v1/speech-to-text/jobs"
 WARM_UP = 50
