@@ -247,8 +247,11 @@ def start_server(
 def sauti_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SautiServer]:
     """One server shared by every test that does not stop or restart it."""
     base = tmp_path_factory.mktemp("sauti-shared")
-    data_dir = base / "data"
-    server = start_server(data_dir, base / "server.log")
+    yield from serving(start_server(base / "data", base / "server.log"))
+
+
+def serving(server: SautiServer) -> Iterator[SautiServer]:
+    """A fixture's body for a started server: killed if the tests fail hard, else stopped and checked."""
     try:
         yield server
     except BaseException:

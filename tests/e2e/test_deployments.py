@@ -31,6 +31,7 @@ from tests.e2e.conftest import (
     SautiServer,
     event_types,
     sauti_env,
+    serving,
     start_server,
     wait_for_terminal,
     wait_until,
@@ -52,7 +53,7 @@ def deployed(
     base = tmp_path_factory.mktemp(request.param.replace("+", "-"))
     if request.param == "sqlite+embedded":
         server = start_server(base / "data", base / "server.log")
-        yield from _running(server)
+        yield from serving(server)
         return
     redis = server_or_skip("redis")
     with fresh_postgres_database() as database_url:
@@ -62,16 +63,7 @@ def deployed(
             "SAUTI_BROKER_URL": f"{redis.url.rsplit('/', 1)[0]}/{next(_redis_databases)}",
         }
         server = start_server(base / "data", base / "server.log", env=env)
-        yield from _running(server)
-
-
-def _running(server: SautiServer) -> Iterator[SautiServer]:
-    try:
-        yield server
-    except BaseException:
-        server.kill()
-        raise
-    server.stop_and_check()
+        yield from serving(server)
 
 
 @pytest.fixture(scope="module")
