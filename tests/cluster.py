@@ -12,7 +12,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -23,10 +22,8 @@ from typing import Any
 import httpx
 
 from tests import servers
+from tests.e2e.conftest import ACTOR_MODULE, REPO_ROOT, SAUTI, sauti_env
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SAUTI = Path(sys.executable).parent / "sauti"
-PROBE_ACTORS = "tests.e2e.lifecycle_actors"
 TERMINAL = (".completed", ".failed", ".cancelled")
 # Attempt bookkeeping: how many of these a job has depends on the kills, not on the job.
 ATTEMPT_EVENTS = (".started", ".stale", ".retrying")
@@ -211,24 +208,15 @@ class Cluster:
         self._stack.close()
 
     def _environment(self) -> dict[str, str]:
-        env = {key: value for key, value in os.environ.items() if not key.startswith("SAUTI_")}
-        env.update(
-            PYTHONPATH=os.pathsep.join(
-                [str(REPO_ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
-            ),
-            PYTHONUNBUFFERED="1",
+        return sauti_env(
             SAUTI_DATA_DIR=str(self.base / "data"),
             SAUTI_DATABASE_URL=self.postgres.url,
             SAUTI_BROKER_URL=self.redis.url,
-            SAUTI_ACTOR_MODULES=PROBE_ACTORS,
             SAUTI_BROKER_LEASE_SECONDS=str(self.lease_seconds),
             SAUTI_WORKER_HEARTBEAT_SECONDS=str(self.lease_seconds / 3),
             SAUTI_WORKER_ALIVE_SECONDS=str(self.lease_seconds * 2),
-            SAUTI_LOG_FORMAT="json",
             SAUTI_LOG_LEVEL="WARNING" if self.quiet else "INFO",
-            SAUTI_SUBSCRIPTION_POLL_SECONDS="0.5",
         )
-        return env
 
     def _spawn(self, arguments: list[str], name: str) -> subprocess.Popen[bytes]:
         log = (self.base / f"{name}.log").open("ab")
@@ -309,7 +297,7 @@ class Cluster:
                 data_dir=self.base / "data",
                 database_url=self.postgres.url,
                 broker_url=self.redis.url,
-                actor_modules=[PROBE_ACTORS],
+                actor_modules=[ACTOR_MODULE],
                 broker_lease_seconds=self.lease_seconds,
             )
         )

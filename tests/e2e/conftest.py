@@ -10,7 +10,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ import httpx
 import pytest
 
 from tests.e2e.lifecycle_actors import PROBE
+from tests.servers import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAUTI = Path(sys.executable).parent / "sauti"
@@ -67,12 +67,6 @@ def run_cli(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[st
         timeout=timeout,
         check=False,
     )
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
