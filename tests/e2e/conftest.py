@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import openai
 import pytest
 
 from tests.e2e.lifecycle_actors import PROBE
@@ -122,6 +123,13 @@ class SautiServer:
                 if isinstance(record, dict):
                     records.append(record)
         return records
+
+    def openai_client(self, timeout: float = 120.0) -> openai.OpenAI:
+        """The official ``openai`` client for this server's OpenAI-compatible routes (no retries:
+        a test sees the first answer)."""
+        return openai.OpenAI(
+            base_url=f"{self.base_url}/v1", api_key="not-needed", timeout=timeout, max_retries=0
+        )
 
     def client(self, **kwargs: Any) -> httpx.Client:
         kwargs.setdefault("timeout", httpx.Timeout(10.0))

@@ -81,7 +81,7 @@ def submitter(deployed: SautiServer) -> Iterator[JobSubmitter]:
 
 
 def openai_client(server: SautiServer) -> OpenAI:
-    return OpenAI(base_url=f"{server.base_url}/v1", api_key="not-needed", timeout=120, max_retries=0)
+    return server.openai_client(timeout=120.0)
 
 
 def test_transcription(deployed: SautiServer) -> None:

@@ -33,7 +33,7 @@ SLOW = httpx.Timeout(10.0, read=180.0)
 
 
 def openai_client(server: SautiServer) -> OpenAI:
-    return OpenAI(base_url=server.base_url + "/v1", api_key="sk-local", timeout=180.0, max_retries=0)
+    return server.openai_client(timeout=180.0)
 
 
 def stream_id_of(completion_id: str) -> str:

@@ -45,7 +45,7 @@ LONG_PROMPT = (
 
 
 def sdk(server: SautiServer) -> OpenAI:
-    return OpenAI(base_url=f"{server.base_url}/v1", api_key="unused", timeout=180.0, max_retries=0)
+    return server.openai_client(timeout=180.0)
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ SLOW = httpx.Timeout(10.0, read=120.0)
 
 
 def openai_client(server: SautiServer) -> OpenAI:
-    return OpenAI(base_url=f"{server.base_url}/v1", api_key="not-needed", timeout=120.0, max_retries=0)
+    return server.openai_client(timeout=120.0)
 
 
 def wav_seconds(data: bytes) -> float:

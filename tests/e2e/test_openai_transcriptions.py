@@ -31,9 +31,7 @@ SLOW = httpx.Timeout(10.0, read=120.0)
 
 @pytest.fixture(scope="module")
 def client(sauti_server: SautiServer) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(
-        base_url=sauti_server.base_url + "/v1", api_key="sk-local", timeout=120.0, max_retries=0
-    ) as sdk:
+    with sauti_server.openai_client(timeout=120.0) as sdk:
         yield sdk
 
 
