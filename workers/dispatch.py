@@ -15,21 +15,25 @@ from workers.outbox import Outbox
 from workers.sqlite_broker import SQLiteBroker
 
 
+def job_message(broker: dramatiq.Broker, actor_name: str, stream_id: str, message_id: str) -> Message[None]:
+    """The message that runs a job: its actor, on the actor's queue, given the job's stream."""
+    return Message(
+        queue_name=broker.get_actor(actor_name).queue_name,
+        actor_name=actor_name,
+        args=(),
+        kwargs={"stream_id": stream_id},
+        options={},
+        message_id=message_id,
+    )
+
+
 class BrokerDispatcher:
     def __init__(self, broker: dramatiq.Broker, outbox: Outbox | None = None) -> None:
         self.broker = broker
         self.outbox = outbox
 
     def dispatch(self, tx: StoreTransaction, actor_name: str, stream_id: str, message_id: str) -> None:
-        actor = self.broker.get_actor(actor_name)
-        message: Message[None] = Message(
-            queue_name=actor.queue_name,
-            actor_name=actor_name,
-            args=(),
-            kwargs={"stream_id": stream_id},
-            options={},
-            message_id=message_id,
-        )
+        message = job_message(self.broker, actor_name, stream_id, message_id)
         broker = self.broker
         if isinstance(broker, SQLiteBroker) and tx.connection is not None:
             broker.enqueue_in(tx.connection, message)

@@ -19,7 +19,7 @@ from eventstore.db import make_engine, sqlite_url
 from eventstore.sql import SqlEventStore
 from migrations.api import upgrade
 from tests.conftest import fresh_postgres_database, probe_kind, server_or_skip
-from workers.dispatch import BrokerDispatcher
+from workers.dispatch import BrokerDispatcher, job_message
 from workers.middleware import JobRetries
 from workers.outbox import Outbox
 from workers.remote_brokers import LeasedRedisBroker
@@ -117,7 +117,9 @@ def test_concurrent_relays_send_each_message_once(setup: Setup) -> None:
     setup.outbox.clock = lambda: clock[0]
     with store.transaction() as tx:
         for index in range(40):
-            setup.outbox.add_in(tx.connection, _message(setup.broker, f"probe-{index}"))
+            setup.outbox.add_in(
+                tx.connection, job_message(setup.broker, KIND.actor, f"probe-{index}", str(uuid.uuid4()))
+            )
     clock[0] += 10  # past the first-send grace: every row is the relays' now
     relays = [Outbox(setup.engine, setup.broker, clock=lambda: clock[0]) for _ in range(4)]
     sent: list[int] = []
@@ -138,17 +140,6 @@ def test_concurrent_relays_send_each_message_once(setup: Setup) -> None:
     assert setup.outbox.pending() == 0
 
 
-def _message(broker: dramatiq.Broker, stream_id: str) -> dramatiq.Message[None]:
-    return dramatiq.Message(
-        queue_name=QUEUE,
-        actor_name=KIND.actor,
-        args=(),
-        kwargs={"stream_id": stream_id},
-        options={},
-        message_id=str(uuid.uuid4()),
-    )
-
-
 def test_an_outage_requeues_without_spending_a_retry_and_a_refused_requeue_waits_in_the_outbox(
     database_url: str,
 ) -> None:
@@ -160,7 +151,7 @@ def test_an_outage_requeues_without_spending_a_retry_and_a_refused_requeue_waits
     retries.fallback = setup.outbox
     outage = sqlalchemy.exc.OperationalError("INSERT …", {}, ConnectionRefusedError("the database is down"))
     try:
-        message = MessageProxy(_message(setup.broker, "probe-outage"))
+        message = MessageProxy(job_message(setup.broker, KIND.actor, "probe-outage", str(uuid.uuid4())))
         retries.after_process_message(setup.broker, message, exception=outage)
         assert message.options["outages"] == 1 and "retries" not in message.options
         assert not message.failed, "an outage is not the job's failure, even with no retries left"
