@@ -1,0 +1,1 @@
+"""The web UI: the shell at `/` and its assets under `/ui/`."""

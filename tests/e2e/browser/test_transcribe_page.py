@@ -1,0 +1,101 @@
+"""The Transcribe page in Chromium: upload jfk.flac, watch the bar reach 100 %, read, play, edit
+and export the transcript; diarize the stereo fixture's mono mix and see one lane per speaker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.conftest import FIXTURES
+from tests.e2e.browser.conftest import Browsing
+from tests.e2e.conftest import SautiServer
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+JFK = FIXTURES / "audio" / "jfk.flac"
+STEREO = FIXTURES / "audio" / "stereo_diarization.wav"
+
+
+def submit(ui: Browsing, audio: Path, kind: str = "transcription", title: str | None = None) -> str:
+    page = ui.open("/#/transcribe")
+    page.wait_for_selector("main[data-ready='transcribe']")
+    page.set_input_files("#audio-file", str(audio))
+    page.check(f"input[name='job_kind'][value='{kind}']")
+    if title:
+        page.fill("#stt-title", title)
+    ui.shot(f"transcribe-form-{kind}")
+    page.click("#stt-submit")
+    page.wait_for_url("**/#/transcribe/*")
+    page.wait_for_selector("main[data-ready='record']")
+    return str(page.url.rsplit("/", 1)[1])
+
+
+def test_upload_jfk_and_read_play_edit_export_the_transcript(ui: Browsing, ui_server: SautiServer) -> None:
+    record_id = submit(ui, JFK)
+    page = ui.page
+    page.wait_for_selector("#job-progress output:text-is('100 %')", timeout=120_000)
+    page.wait_for_selector("#transcript:has-text('ask not what your country can do for you')")
+    ui.shot("transcribe-record")
+
+    # Click a word: the audio seeks to it, and that word is highlighted.
+    word = page.locator("#transcript .word", has_text="country").first
+    start = float(word.get_attribute("data-start") or 0)
+    page.wait_for_function("document.querySelector('#record-audio').readyState >= 1")
+    word.click()
+    page.wait_for_function(
+        "t => Math.abs(document.querySelector('#record-audio').currentTime - t) < 1.0", arg=start
+    )
+    page.wait_for_selector("#transcript .word.now")
+
+    # Edit the title: stored as the record's title.
+    page.fill("#record-title", "JFK inaugural")
+    page.press("#record-title", "Enter")
+    with ui_server.client() as api:
+        from tests.e2e.conftest import wait_until
+
+        wait_until(
+            lambda: api.get(f"/v1/speech-to-text/jobs/{record_id}").json()["title"] == "JFK inaugural",
+            10,
+            "the new title",
+        )
+
+    # Exports, built from the record.
+    for format, expected in (("txt", "ask not"), ("srt", "-->"), ("vtt", "WEBVTT"), ("json", record_id)):
+        with page.expect_download() as info:
+            page.click(f"button[data-export='{format}']")
+        path = info.value.path()
+        assert expected in Path(path).read_text(), format
+        assert info.value.suggested_filename == f"JFK_inaugural.{format}"
+
+
+def test_diarize_the_mono_mix_and_see_two_lanes(ui: Browsing, tmp_path: Path) -> None:
+    samples, rate = sf.read(STEREO)
+    mono = tmp_path / "mono_mix.wav"
+    sf.write(mono, np.mean(samples, axis=1), rate)
+    submit(ui, mono, kind="diarization")
+    page = ui.page
+    page.wait_for_selector("#timeline .lane", timeout=120_000)
+    assert page.locator("#timeline .lane").count() == 2
+    assert page.locator("#timeline .turn").count() >= 2
+    # Rename a speaker: the lane shows the new name.
+    page.fill("#name-SPEAKER_00", "Alice")
+    page.click(".speaker-row:has(#name-SPEAKER_00) button")
+    page.wait_for_selector("#timeline .lane-name:text-is('Alice')")
+    ui.shot("diarization-timeline")
+
+
+def test_an_api_error_is_shown_in_words(ui: Browsing, tmp_path: Path) -> None:
+    not_audio = tmp_path / "notes.txt"
+    not_audio.write_text("these are not sounds")
+    page = ui.open("/#/transcribe")
+    page.wait_for_selector("main[data-ready='transcribe']")
+    page.set_input_files("#audio-file", str(not_audio))
+    page.click("#stt-submit")
+    notice = page.locator(".notice.error")
+    notice.wait_for()
+    assert "refused" in notice.inner_text()
+    assert notice.locator(".error-message").inner_text().strip()
+    ui.shot("api-error")
