@@ -59,8 +59,8 @@ const HINTS = {
 };
 
 /** The error in words a person can act on: what went wrong, and what to do about it. */
-export function explain(error) {
-  if (!(error instanceof ApiError)) return { title: "Something went wrong", message: String(error && error.message || error), hint: "" };
+export function explain(error, title = "Something went wrong") {
+  if (!(error instanceof ApiError)) return { title, message: String(error && error.message || error), hint: "" };
   const field = error.param ? ` (field “${error.param}”)` : "";
   return {
     title: error.status ? `The request was refused${field}` : "No connection",
@@ -70,8 +70,8 @@ export function explain(error) {
 }
 
 /** A notice box for an error, for pages to show inline. */
-export function errorNotice(error, onClose) {
-  const { title, message, hint } = explain(error);
+export function errorNotice(error, onClose, heading) {
+  const { title, message, hint } = explain(error, heading);
   return h("div", { class: "notice error", role: "alert", "data-error-status": String(error && error.status || "") },
     h("div", {}, h("strong", {}, title), h("div", { class: "error-message" }, message), hint ? h("div", { class: "small muted" }, hint) : null),
     onClose ? h("button", { class: "ghost small close", "aria-label": "Dismiss", onclick: onClose }, "✕") : null);

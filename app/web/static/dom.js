@@ -115,3 +115,9 @@ export function toast(message, tone = "info", timeout = 6000) {
   if (timeout) setTimeout(() => item.remove(), timeout);
   return item;
 }
+
+/** Replace an element's children (arrays flattened, null and false left out). */
+export function fill(el, ...children) {
+  el.replaceChildren();
+  return append(el, children);
+}

@@ -2,7 +2,7 @@
 // the event feed shows something changed (at most once a second) and on a slow timer for the
 // workers' heartbeats, which are not events.
 import { get } from "./api.js";
-import { h, clear } from "./dom.js";
+import { h, fill } from "./dom.js";
 
 const HEARTBEAT_REFRESH_MS = 15000;
 
@@ -50,7 +50,7 @@ export class StatusBar {
     }
     const loaded = this.models ? this.models.filter((m) => (m.loaded_workers || []).length > 0) : null;
     const liveTone = { live: "ok", reconnecting: "warn", connecting: "warn" }[this.live] || "bad";
-    clear(this.el).append(
+    fill(this.el, 
       h("span", { class: "item", "data-status": "server" },
         h("span", { class: `dot ${health ? (health.status === "ok" ? "ok" : "warn") : "bad"}` }),
         health ? `Server ${health.status}` : "Server unreachable"),

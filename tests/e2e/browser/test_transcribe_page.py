@@ -85,17 +85,3 @@ def test_diarize_the_mono_mix_and_see_two_lanes(ui: Browsing, tmp_path: Path) ->
     page.click(".speaker-row:has(#name-SPEAKER_00) button")
     page.wait_for_selector("#timeline .lane-name:text-is('Alice')")
     ui.shot("diarization-timeline")
-
-
-def test_an_api_error_is_shown_in_words(ui: Browsing, tmp_path: Path) -> None:
-    not_audio = tmp_path / "notes.txt"
-    not_audio.write_text("these are not sounds")
-    page = ui.open("/#/transcribe")
-    page.wait_for_selector("main[data-ready='transcribe']")
-    page.set_input_files("#audio-file", str(not_audio))
-    page.click("#stt-submit")
-    notice = page.locator(".notice.error")
-    notice.wait_for()
-    assert "refused" in notice.inner_text()
-    assert notice.locator(".error-message").inner_text().strip()
-    ui.shot("api-error")

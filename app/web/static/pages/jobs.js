@@ -1,6 +1,6 @@
 // Jobs: every job of every kind, newest first, kept live from the event feed.
 import { post, errorNotice, listPage } from "../api.js";
-import { h, clear, pageHead, statusBadge, progressBar, ago, when } from "../dom.js";
+import { h, clear, fill, pageHead, statusBadge, progressBar, ago, when } from "../dom.js";
 
 const PAGE_SIZE = 50;
 const VERB_STATUS = {
@@ -35,10 +35,10 @@ function jobRow(job, actions) {
   row.update = (next) => {
     Object.assign(job, next);
     row.dataset.status = job.status;
-    clear(status).append(statusBadge(job.status), job.error && job.status === "failed" ? h("div", { class: "small muted" }, job.error) : null);
+    fill(status, statusBadge(job.status), job.error && job.status === "failed" ? h("div", { class: "small muted" }, job.error) : null);
     bar.set(job.progress, job.status === "completed" ? "done" : job.status === "failed" ? "failed" : "");
     const open = recordPage(job);
-    clear(buttons).append(
+    fill(buttons, 
       open ? h("a", { class: "button small", href: open }, "Open") : null,
       h("a", { class: "button small", href: `#/audit/${encodeURIComponent(job.stream_id)}`, title: "Its events, in order" }, "Audit trail"),
       job.cancel_url && !ENDED.has(job.status) ? h("button", { class: "small danger", onclick: () => actions.cancel(job) }, "Cancel") : null,

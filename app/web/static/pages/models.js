@@ -1,7 +1,7 @@
 // Models: every variant's status, size and capabilities; download (live progress), cancel, load,
 // unload, delete.
 import { get, post, del, errorNotice } from "../api.js";
-import { h, clear, pageHead, statusBadge, progressBar, bytes } from "../dom.js";
+import { h, clear, fill, pageHead, statusBadge, progressBar, bytes } from "../dom.js";
 import { LiveStream } from "../live.js";
 
 const base = (variant) => `/v1/admin/models/${encodeURIComponent(variant)}`;
@@ -61,7 +61,7 @@ export default {
       const loaded = (model.loaded_workers || []).length > 0;
       const s = model.status;
       const button = (action, label, cls = "small") => h("button", { class: cls, type: "button", "data-action": action, onclick: () => act(model.variant, action) }, label);
-      clear(card).append(
+      fill(card, 
         h("div", { class: "row" }, h("h2", { style: { margin: 0 } }, model.variant), h("span", { class: "spacer" }), statusBadge(loaded ? "ready" : s)),
         model.description ? h("p", { class: "desc" }, model.description) : null,
         h("div", { class: "small muted" }, [model.family, model.source, bytes(model.size_bytes)].filter(Boolean).join(" · ")),

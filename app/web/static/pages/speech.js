@@ -1,7 +1,7 @@
 // Speech: text to speech (model, voice, speed, format), play and download; the speech history
 // of the three families; saved voices.
 import { get, post, del, errorNotice, listPage } from "../api.js";
-import { h, clear, pageHead, statusBadge, ago } from "../dom.js";
+import { h, clear, fill, pageHead, statusBadge, ago } from "../dom.js";
 
 const FAMILIES = [
   ["/v1/text-to-speech", "Text to speech"],
@@ -42,7 +42,7 @@ export default {
         if (voice.value.trim()) body.voice = voice.value.trim();
         const record = await post("/v1/text-to-speech", body);
         const player = h("audio", { controls: true, src: record.audio_url, id: "tts-audio", autoplay: true });
-        clear(result).append(h("div", { class: "history-item" },
+        fill(result, h("div", { class: "history-item" },
           h("div", { class: "row" }, h("strong", {}, "Ready"), h("span", { class: "small muted" },
             `${record.duration_secs ? record.duration_secs.toFixed(1) : "?"} s · ${record.model} · voice ${record.voice || "default"}`),
           h("span", { class: "spacer" }), h("a", { class: "button small", href: `${record.audio_url}?download=true`, download: `speech-${record.id}.${record.audio_format || "wav"}` }, "Download")),
@@ -56,7 +56,7 @@ export default {
     async function loadHistory() {
       try {
         const page = await listPage(family, { limit: 20 });
-        clear(history).append(page.records.length ? page.records.map((r) => h("div", { class: "history-item", "data-record": r.id },
+        fill(history, page.records.length ? page.records.map((r) => h("div", { class: "history-item", "data-record": r.id },
           h("div", { class: "row" }, h("span", {}, (r.input || "").slice(0, 140)), h("span", { class: "spacer" }), statusBadge(r.status)),
           h("div", { class: "small muted" }, `${r.model} · ${r.voice || r.saved_voice_id || ""} · ${ago(r.created_at)}`),
           r.status === "ready" ? h("audio", { controls: true, preload: "none", src: r.audio_url }) : null,
@@ -64,7 +64,7 @@ export default {
             try { await del(`${family}/${r.id}`); loadHistory(); } catch (error) { fail(error); }
           } }, "Delete"))))
           : h("p", { class: "muted" }, "Nothing here yet."));
-      } catch (error) { clear(history).append(errorNotice(error)); }
+      } catch (error) { fill(history, errorNotice(error)); }
     }
 
     FAMILIES.forEach(([path, label], i) => historyTabs.append(h("label", { class: "choice" },
@@ -97,11 +97,11 @@ export default {
     try {
       const page = await listPage("/v1/voices", { limit: 50 });
       for (const v of page.records) voices.append(h("option", { value: v.id }, v.name));
-      clear(saved).append(page.records.length ? page.records.map((v) => h("div", { class: "history-item" },
+      fill(saved, page.records.length ? page.records.map((v) => h("div", { class: "history-item" },
         h("div", { class: "row" }, h("strong", {}, v.name || v.id), h("span", { class: "spacer" }), h("span", { class: "small muted" }, ago(v.created_at))),
         h("audio", { controls: true, preload: "none", src: `/v1/voices/${v.id}/audio` })))
         : h("p", { class: "muted" }, "No saved voices. Create one from a voice clone with the API (POST /v1/voices)."));
-    } catch (error) { clear(saved).append(errorNotice(error)); }
+    } catch (error) { fill(saved, errorNotice(error)); }
     root.dataset.ready = "speech";
   },
 };

@@ -1,7 +1,7 @@
 // Transcribe: send a recording (file, drop or microphone) as a speech-to-text job, watch it run,
 // then read, play, edit and export the result.
 import { get, post, patch, request, errorNotice, listPage } from "../api.js";
-import { h, clear, icon, pageHead, statusBadge, progressBar, clock, ago, download } from "../dom.js";
+import { h, clear, fill, icon, pageHead, statusBadge, progressBar, clock, ago, download } from "../dom.js";
 import { LiveStream } from "../live.js";
 import { EXPORTS, EXPORT_TYPES, speakerName, speakerColour } from "../transcript.js";
 
@@ -81,7 +81,7 @@ async function formView(root, { navigate }) {
   function fillModels() {
     const wanted = kind() === "diarization" ? "diarization_records" : "speech_to_text_jobs";
     const usable = models.filter((m) => m.route_capabilities && m.route_capabilities[wanted]);
-    clear(modelSelect).append(h("option", { value: "" }, "Default model"),
+    fill(modelSelect, h("option", { value: "" }, "Default model"),
       usable.map((m) => h("option", { value: m.variant, disabled: m.status === "not_downloaded" },
         `${m.variant}${m.status === "not_downloaded" ? " (not downloaded)" : ""}`)));
   }
@@ -114,7 +114,7 @@ async function formView(root, { navigate }) {
     h("div", { class: "grid-2" },
       h("form", { class: "card", onsubmit: send, "aria-label": "New transcription" },
         messages,
-        h("div", { class: "field" }, drop),
+        h("div", { class: "field" }, input, drop),
         h("div", { class: "row field" }, recordButton, h("span", { class: "small muted" }, "Recorded audio stays on this machine.")),
         h("fieldset", {}, h("legend", {}, "What to do"), kinds),
         h("div", { class: "row" },
@@ -132,11 +132,11 @@ async function formView(root, { navigate }) {
   fillModels();
   try {
     const page = await listPage("/v1/speech-to-text/jobs", { limit: 12 });
-    clear(recent).append(page.records.length ? page.records.map((r) => h("a", { class: "history-item", href: `#/transcribe/${r.id}` },
+    fill(recent, page.records.length ? page.records.map((r) => h("a", { class: "history-item", href: `#/transcribe/${r.id}` },
       h("div", { class: "row" }, h("strong", {}, r.title || r.filename || r.id), h("span", { class: "spacer" }), statusBadge(r.processing_status)),
       h("div", { class: "small muted" }, `${r.job_kind.replaceAll("_", " ")} · ${r.model || ""} · ${ago(r.created_at)}`)))
       : h("p", { class: "muted" }, "Nothing yet: your transcripts will be listed here."));
-  } catch (error) { clear(recent).append(errorNotice(error)); }
+  } catch (error) { fill(recent, errorNotice(error)); }
   root.dataset.ready = "transcribe";
   return () => { if (recorder) recorder.stop(); };
 }
@@ -166,7 +166,7 @@ async function recordView(root, id) {
 
   function showProgress() {
     const s = record.processing_status;
-    clear(status).append(statusBadge(s));
+    fill(status, statusBadge(s));
     bar.set(s === "ready" ? 100 : percent, s === "ready" ? "done" : s === "failed" ? "failed" : "");
     stage.textContent = s === "ready" ? `${record.model || ""}${record.processing_time_ms ? ` · took ${(record.processing_time_ms / 1000).toFixed(1)} s` : ""}`
       : record.stage ? `Stage: ${record.stage}` : "";
@@ -203,7 +203,7 @@ async function recordView(root, id) {
 
   function renderBody() {
     clear(body);
-    if (record.processing_status === "failed") body.append(errorNotice(new Error(record.error || "The job failed.")));
+    if (record.processing_status === "failed") body.append(errorNotice(new Error(record.error || "No reason was recorded."), null, "The job failed"));
     const ready = record.processing_status === "ready";
     if (ready && record.speaker_turns && record.speaker_turns.length) body.append(timelineCard(record, audio));
     if (record.segments && record.segments.length) body.append(transcriptCard(record, audio));

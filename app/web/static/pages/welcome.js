@@ -1,7 +1,7 @@
 // The first-run screen: what the server can do offline, whether its bundled models are in place,
 // the analytics choice (nothing is sent anywhere either way), and "get started".
 import { get, post, put, errorNotice } from "../api.js";
-import { h, clear, pageHead, statusBadge, bytes } from "../dom.js";
+import { h, clear, fill, pageHead, statusBadge, bytes } from "../dom.js";
 
 const FEATURES = [
   ["Transcribe", "Recordings to text with word timings, in many languages."],
@@ -57,10 +57,10 @@ export default {
     } catch (error) { fail(error); }
     try {
       const bundled = (await get("/v1/admin/models")).data.filter((m) => m.source === "bundled");
-      clear(checks).append(bundled.map((m) => h("li", { "data-variant": m.variant },
+      fill(checks, bundled.map((m) => h("li", { "data-variant": m.variant },
         statusBadge(m.status === "not_downloaded" ? "missing" : "ready"), h("strong", {}, m.variant),
         h("span", { class: "small muted" }, `${(m.modalities || []).join(", ").replaceAll("_", " ")} · ${bytes(m.size_bytes)}`))));
-    } catch (error) { clear(checks).append(errorNotice(error)); }
+    } catch (error) { fill(checks, errorNotice(error)); }
     root.dataset.ready = "welcome";
   },
 };
