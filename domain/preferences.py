@@ -48,7 +48,9 @@ class PreferencesState:
         return {"analytics_opt_in": self.analytics_opt_in}
 
 
-def evolve(state: PreferencesState, event_type: str, data: dict[str, Any], recorded_at: float) -> PreferencesState:
+def evolve(
+    state: PreferencesState, event_type: str, data: dict[str, Any], recorded_at: float
+) -> PreferencesState:
     if event_type == OnboardingCompleted.type_for(CATEGORY):
         if state.completed:
             return state

@@ -27,7 +27,9 @@ _SPEECH_BASES = {family.name: family.base for family in FAMILIES}
 
 
 class JobsQuery(BaseModel):
-    category: str | None = Field(default=None, description="Only jobs of this kind's category, e.g. `speech`.")
+    category: str | None = Field(
+        default=None, description="Only jobs of this kind's category, e.g. `speech`."
+    )
     status: str | None = Field(default=None, description="Only jobs with this status, e.g. `running`.")
     cursor: str | None = Field(default=None, description="Opaque cursor from the previous page.")
     limit: int | None = Field(default=None, description="Page size, clamped to 1..500 (default 50).")
@@ -91,7 +93,9 @@ def _before(cursor: str | None) -> tuple[float, str] | None:
     value = decode_cursor(cursor)
     at, stream_id = value.get("at"), value.get("stream")
     if not isinstance(at, int | float) or isinstance(at, bool) or not isinstance(stream_id, str):
-        raise ApiError(400, "Invalid cursor: pass the next_cursor value of the previous page.", param="cursor")
+        raise ApiError(
+            400, "Invalid cursor: pass the next_cursor value of the previous page.", param="cursor"
+        )
     return float(at), stream_id
 
 
@@ -127,5 +131,7 @@ async def list_jobs(query_args: JobsQuery) -> Any:
         _read, _container(), query_args, _before(query_args.cursor), limit
     )
     last = rows[-1] if rows else None
-    next_cursor = encode_cursor({"at": last["created_at"], "stream": last["stream_id"]}) if more and last else None
+    next_cursor = (
+        encode_cursor({"at": last["created_at"], "stream": last["stream_id"]}) if more and last else None
+    )
     return {**page([job_json(row) for row in rows], limit, next_cursor), "last_position": head}

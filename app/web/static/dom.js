@@ -8,7 +8,12 @@ export function h(tag, attrs = {}, ...children) {
     if (key.startsWith("on") && typeof value === "function") el.addEventListener(key.slice(2), value);
     else if (key === "class") el.className = value;
     else if (key === "html") el.innerHTML = value;
-    else if (key === "style" && typeof value === "object") Object.assign(el.style, value);
+    else if (key === "style" && typeof value === "object") {
+      for (const [name, v] of Object.entries(value)) {
+        if (name.startsWith("--")) el.style.setProperty(name, v);
+        else el.style[name] = v;
+      }
+    }
     else if (key in el && !key.startsWith("aria") && !key.startsWith("data") && key !== "list" && key !== "for")
       el[key] = value;
     else el.setAttribute(key, value === true ? "" : value);

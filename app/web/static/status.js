@@ -45,8 +45,10 @@ export class StatusBar {
     const health = this.health;
     const workers = health && health.workers ? health.workers.alive : null;
     let depth = null;
+    let running = 0;
     if (health && health.broker && health.broker.queues) {
-      depth = Object.values(health.broker.queues).reduce((sum, q) => sum + (q.ready || 0) + (q.leased || 0), 0);
+      depth = Object.values(health.broker.queues).reduce((sum, q) => sum + (q.ready || 0), 0);
+      running = Object.values(health.broker.queues).reduce((sum, q) => sum + (q.leased || 0), 0);
     }
     const loaded = this.models ? this.models.filter((m) => (m.loaded_workers || []).length > 0) : null;
     const liveTone = { live: "ok", reconnecting: "warn", connecting: "warn" }[this.live] || "bad";
@@ -57,7 +59,7 @@ export class StatusBar {
       h("span", { class: "item", "data-status": "workers" },
         h("span", { class: `dot ${workers ? "ok" : "bad"}` }),
         workers === null ? "Workers ?" : `${workers} worker${workers === 1 ? "" : "s"} alive`),
-      h("span", { class: "item", "data-status": "queue" }, depth === null ? "Queue ?" : `Queue: ${depth} waiting`),
+      h("span", { class: "item", "data-status": "queue" }, depth === null ? "Queue ?" : `Queue: ${depth} waiting${running ? `, ${running} running` : ""}`),
       h("span", { class: "item", "data-status": "models", title: loaded ? loaded.map((m) => m.variant).join(", ") : "" },
         loaded === null ? "Models ?" : `${loaded.length} model${loaded.length === 1 ? "" : "s"} loaded`),
       h("span", { class: "spacer" }),

@@ -69,7 +69,10 @@ def test_a_dropped_feed_resumes_and_misses_nothing(
     ids = [jobs.probe(ui_server.data_dir, steps=3, step_seconds=0.1) for _ in range(3)]
     with ui_server.client() as api:
         wait_until(
-            lambda: all(api.get("/v1/jobs", params={"limit": 20}).json()["records"][i]["status"] == "completed" for i in range(3)),
+            lambda: all(
+                api.get("/v1/jobs", params={"limit": 20}).json()["records"][i]["status"] == "completed"
+                for i in range(3)
+            ),
             60,
             "the three probe jobs to complete",
         )

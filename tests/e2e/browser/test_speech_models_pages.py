@@ -19,7 +19,8 @@ def test_synthesize_speech_and_play_it(ui: Browsing) -> None:
     page.click("#tts-submit")
     page.wait_for_selector("#tts-audio", timeout=120_000)
     page.wait_for_function(
-        "() => { const a = document.querySelector('#tts-audio'); return a.readyState >= 1 && a.duration > 0; }"
+        "() => { const a = document.querySelector('#tts-audio');"
+        " return a.readyState >= 1 && a.duration > 0; }"
     )
     assert page.evaluate("document.querySelector('#tts-audio').duration") > 0.5
     page.evaluate("document.querySelector('#tts-audio').play()")
