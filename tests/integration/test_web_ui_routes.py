@@ -13,6 +13,7 @@ from quart.typing import TestClientProtocol as Client
 
 from app.bootstrap import Container, bootstrap
 from app.http.application import create_app
+from app.routes.web.routes import asset_version
 from app.settings import Settings
 from domain.preferences import STREAM_ID
 from migrations.api import upgrade
@@ -58,15 +59,22 @@ async def test_the_shell_and_its_assets_are_served_with_cache_validators(client:
     shell = await client.get("/")
     assert shell.status_code == 200 and shell.mimetype == "text/html"
     html = await shell.get_data(as_text=True)
-    assert '<script type="module" src="/ui/app.js">' in html
+    version = asset_version()
+    assert f'<script type="module" src="/ui/{version}/app.js">' in html
     assert shell.headers["Cache-Control"] == "no-cache"
     assert "default-src 'self'" in shell.headers["Content-Security-Policy"]
-    module = await client.get("/ui/pages/jobs.js")
+    module = await client.get(f"/ui/{version}/pages/jobs.js")
     assert module.status_code == 200 and module.mimetype == "text/javascript"
-    again = await client.get("/ui/pages/jobs.js", headers={"If-None-Match": module.headers["ETag"]})
+    assert module.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    again = await client.get(
+        f"/ui/{version}/pages/jobs.js", headers={"If-None-Match": module.headers["ETag"]}
+    )
     assert again.status_code == 304
-    css = await client.get("/ui/app.css")
+    css = await client.get(f"/ui/{version}/app.css")
     assert css.status_code == 200 and css.mimetype == "text/css"
+    # Another version's URL gets today's file, but is not kept for good.
+    stale = await client.get("/ui/0123456789ab/app.css")
+    assert stale.status_code == 200 and stale.headers["Cache-Control"] == "no-cache"
 
 
 async def test_no_asset_or_page_is_fetched_from_anywhere_else(client: Client) -> None:
@@ -86,6 +94,7 @@ async def test_no_asset_or_page_is_fetched_from_anywhere_else(client: Client) ->
         ("POST", "/v1/no-such-route"),
         ("GET", "/internal/nothing"),
         ("GET", "/ui/no-such-file.js"),
+        ("GET", "/ui/v/no-such-file.js"),
         ("GET", "/ui/../app/bootstrap.py"),
         ("GET", "/jobs"),
     ],

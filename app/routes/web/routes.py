@@ -1,11 +1,18 @@
-"""Serve the web UI: its shell at ``/`` and its assets under ``/ui/``.
+"""Serve the web UI: its shell at ``/`` and its assets under ``/ui/<version>/``.
 
 Pages are routed in the browser (``/#/jobs``), so no server path other than these two is claimed:
 nothing here can shadow ``/v1``, ``/internal``, the probes or ``/docs``, and an unknown API path
 stays the API's JSON 404.
+
+The shell names its assets under a version that changes with their contents (a hash of the files),
+so the browser keeps them for good (``immutable``) and a module's relative imports stay on that
+version; the shell itself is revalidated on every load, so an upgraded server is seen at once.
 """
 
 from __future__ import annotations
+
+import functools
+import hashlib
 
 from quart import Blueprint, Response, send_from_directory
 
@@ -14,9 +21,8 @@ from app.web import STATIC_DIR
 blueprint = Blueprint("web", __name__)
 
 ASSET_PREFIX = "/ui"
-# Revalidated on every load (ETag / Last-Modified answer 304): an upgraded server is never
-# hidden behind a stale module, and a local round trip costs next to nothing.
-CACHE_CONTROL = "no-cache"
+SHELL_CACHE = "no-cache"
+ASSET_CACHE = "public, max-age=31536000, immutable"
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     # Everything comes from this server: no CDN, no web fonts, nothing sent anywhere else.
@@ -27,8 +33,24 @@ SECURITY_HEADERS = {
 }
 
 
-def _finish(response: Response) -> Response:
-    response.headers["Cache-Control"] = CACHE_CONTROL
+@functools.cache
+def asset_version() -> str:
+    """A short hash of every asset's path and bytes (computed once per process)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in STATIC_DIR.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(STATIC_DIR).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+@functools.cache
+def shell_html() -> str:
+    html = (STATIC_DIR / "index.html").read_text()
+    return html.replace(f'"{ASSET_PREFIX}/', f'"{ASSET_PREFIX}/{asset_version()}/')
+
+
+def _secure(response: Response, cache: str) -> Response:
+    response.headers["Cache-Control"] = cache
     response.headers.update(SECURITY_HEADERS)
     return response
 
@@ -36,11 +58,14 @@ def _finish(response: Response) -> Response:
 @blueprint.get("/")
 async def shell() -> Response:
     """The web UI (its pages: `/#/jobs`, `/#/transcribe`, `/#/speech`, `/#/models`, `/#/audit`)."""
-    return _finish(await send_from_directory(STATIC_DIR, "index.html", mimetype="text/html"))
+    response = Response(shell_html(), content_type="text/html; charset=utf-8")
+    return _secure(response, SHELL_CACHE)
 
 
-@blueprint.get(f"{ASSET_PREFIX}/<path:asset>")
-async def asset(asset: str) -> Response:
-    """A file of the web UI (its modules, styles and icon)."""
+@blueprint.get(f"{ASSET_PREFIX}/<version>/<path:asset>")
+async def asset(version: str, asset: str) -> Response:
+    """A file of the web UI (its modules, styles and icon), under the shell's asset version."""
     mimetype = "text/javascript" if asset.endswith(".js") else None
-    return _finish(await send_from_directory(STATIC_DIR, asset, mimetype=mimetype))
+    response = await send_from_directory(STATIC_DIR, asset, mimetype=mimetype)
+    # An old version's URL still gets today's file, but only this version's is kept for good.
+    return _secure(response, ASSET_CACHE if version == asset_version() else SHELL_CACHE)

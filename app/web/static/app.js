@@ -101,17 +101,16 @@ function themeToggle() {
 async function start() {
   buildNav();
   themeToggle();
-  // One consistent starting point: pages read their lists, then follow the feed from here on.
-  const [health, state] = await Promise.all([
-    get("/v1/health").catch(() => null),
-    get("/v1/onboarding").catch(() => null),
-  ]);
-  onboarding = state;
-  feed.start(health && health.database ? health.database.last_position : 0);
-  new StatusBar(document.getElementById("statusbar"), feed, health);
   window.sauti = { feed, navigate, pages: PAGES };
   window.addEventListener("hashchange", route);
+  // Only the bare "/" needs to know whether this is a first run; any other page opens at once.
+  if (currentPath() === "/") onboarding = await get("/v1/onboarding").catch(() => null);
   await route();
+  // Then the status bar; a page that follows the feed has started it at its list's position.
+  const health = await get("/v1/health").catch(() => null);
+  feed.start(health && health.database ? health.database.last_position : 0);
+  new StatusBar(document.getElementById("statusbar"), feed, health);
+  if (!onboarding) onboarding = await get("/v1/onboarding").catch(() => null);
 }
 
 start();

@@ -3,6 +3,7 @@
 // at a time, so this reads the stream with fetch and parses it. After a dropped connection it
 // reconnects with `Last-Event-ID: <last position seen>`: the server resumes right after it, so
 // nothing is missed, and positions only grow, so nothing is seen twice.
+import { get } from "./api.js";
 
 const RETRY_MS = [250, 500, 1000, 2000, 4000];
 
@@ -120,9 +121,13 @@ export class EventFeed {
   constructor() {
     this.listeners = new Set();
     this.stream = null;
+    this.origin = null;
   }
 
+  /** Open the feed after `after` (the first call decides; later ones are no-ops). */
   start(after) {
+    if (this.stream) return this;
+    this.origin = after;
     this.stream = new LiveStream("/v1/events", (message) => {
       for (const listener of this.listeners) {
         try { listener(message.data); } catch (error) { console.error(error); }
@@ -132,6 +137,28 @@ export class EventFeed {
   }
 
   get last() { return this.stream ? this.stream.last : null; }
+
+  /** Every event after `position`, each once and in order, then the live ones: for a page that
+   * read a list as of `position`. Events before the feed's own start are read as JSON pages. */
+  async from(position, listener) {
+    const buffer = [];
+    let caughtUp = false;
+    const off = this.on((event) => { if (caughtUp) listener(event); else buffer.push(event); });
+    this.start(position);
+    let after = position;
+    while (after < this.origin) {
+      const page = await get(`/v1/events?after=${after}&limit=500`);
+      for (const event of page.records) {
+        if (event.position > this.origin) break;
+        listener(event);
+        after = event.position;
+      }
+      if (!page.pagination.has_more || !page.records.length) break;
+    }
+    caughtUp = true;
+    for (const event of buffer) if (event.position > position) listener(event);
+    return off;
+  }
 
   /** Listen to every event ({stream_id, type, data, position, ...}); returns the unsubscribe. */
   on(listener) {

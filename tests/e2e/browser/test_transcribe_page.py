@@ -84,4 +84,26 @@ def test_diarize_the_mono_mix_and_see_two_lanes(ui: Browsing, tmp_path: Path) ->
     page.fill("#name-SPEAKER_00", "Alice")
     page.click(".speaker-row:has(#name-SPEAKER_00) button")
     page.wait_for_selector("#timeline .lane-name:text-is('Alice')")
+    for speaker in ("SPEAKER_00", "SPEAKER_01"):  # each lane keeps its turns after the rename
+        assert page.locator(f"#timeline .lane[data-speaker='{speaker}'] .turn").count() >= 1
     ui.shot("diarization-timeline")
+
+
+def test_regenerate_the_summary(ui: Browsing, ui_server: SautiServer) -> None:
+    """Last in the suite: the summary is the slowest job (the local chat model), and the test
+    needs only its first words to stream in."""
+    with ui_server.client() as api:
+        records = api.get("/v1/speech-to-text/jobs", params={"job_kind": "transcription"}).json()["records"]
+    ready = next(r for r in records if r["processing_status"] == "ready")
+    page = ui.open(f"/#/transcribe/{ready['id']}")
+    page.wait_for_selector("main[data-ready='record']")
+    page.wait_for_selector("#summary-regenerate")
+    page.click("#summary-regenerate")
+    page.wait_for_selector("#summary:has-text('Still writing'), #summary:has-text('Writing the summary')")
+    # The summary streams into the record's events; the page shows its words as they come.
+    page.wait_for_function(
+        "() => { const s = document.querySelector('#summary'); const first = s && s.firstChild;"
+        " return first && first.nodeType === Node.TEXT_NODE && first.textContent.trim(); }",
+        timeout=150_000,
+    )
+    ui.shot("transcribe-summary")

@@ -114,12 +114,12 @@ export default {
       if (Object.keys(next).length) row.update(next);
     }
 
-    // Listen before reading the list, so nothing between the read and the listening is lost:
-    // events up to the list's position are already in it, later ones are applied in order.
-    const off = feed.on((event) => {
+    // Events up to the list's position are in it; every later one is applied, in order.
+    let off = null;
+    const listener = (event) => {
       if (!loaded) { buffered.push(event); return; }
       if (event.position > since) apply(event);
-    });
+    };
 
     async function load(append) {
       try {
@@ -156,7 +156,9 @@ export default {
     await load(false);
     performance.mark("sauti:jobs-interactive");
     root.dataset.ready = "jobs";
-    return off;
+    let gone = false;
+    feed.from(since, listener).then((unsubscribe) => { if (gone) unsubscribe(); else off = unsubscribe; });
+    return () => { gone = true; if (off) off(); };
   },
 };
 

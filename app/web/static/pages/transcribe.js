@@ -230,7 +230,7 @@ function transcriptCard(record, audio) {
   const words = [];
   const box = h("div", { class: "transcript", id: "transcript" });
   for (const seg of record.segments) {
-    const colour = seg.speaker ? speakerColour(record, seg.speaker) : null;
+    const colour = seg.speaker ? speakerColour(record, who(seg)) : null;
     const text = h("div", { class: "seg-text" });
     if (seg.words && seg.words.length) {
       seg.words.forEach((w, i) => {
@@ -242,7 +242,7 @@ function transcriptCard(record, audio) {
     box.append(h("div", { class: "seg", style: colour ? { "--spk": colour } : {} },
       h("div", { class: "seg-meta" },
         h("button", { class: "seg-time", type: "button", "aria-label": `Play from ${clock(seg.start)}`, onclick: () => seek(seg.start) }, clock(seg.start)),
-        seg.speaker ? h("span", { class: "speaker-tag", "data-speaker": seg.speaker }, speakerName(record, seg.speaker)) : null),
+        seg.speaker ? h("span", { class: "speaker-tag", "data-speaker": who(seg) }, speakerName(record, who(seg))) : null),
       text));
   }
   function seek(t) {
@@ -279,6 +279,9 @@ function transcriptCard(record, audio) {
     box);
 }
 
+/** The speaker id of a turn or segment (`speaker` may carry its display name). */
+const who = (item) => item.speaker_id || item.speaker;
+
 function timelineCard(record, audio) {
   const total = record.duration || Math.max(...record.speaker_turns.map((t) => t.end), 1);
   const canvas = h("canvas", { width: 1200, height: 64, "aria-hidden": "true" });
@@ -286,8 +289,8 @@ function timelineCard(record, audio) {
   const lanes = h("div", { class: "lanes" }, record.speakers.map((speaker) =>
     h("div", { class: "lane", "data-speaker": speaker, style: { "--spk": speakerColour(record, speaker) } },
       h("span", { class: "lane-name" }, speakerName(record, speaker)),
-      h("div", { class: "lane-track", role: "img", "aria-label": `${speakerName(record, speaker)} speaks ${record.speaker_turns.filter((t) => t.speaker === speaker).length} times` },
-        record.speaker_turns.filter((t) => t.speaker === speaker).map((t) =>
+      h("div", { class: "lane-track", role: "img", "aria-label": `${speakerName(record, speaker)} speaks ${record.speaker_turns.filter((t) => who(t) === speaker).length} times` },
+        record.speaker_turns.filter((t) => who(t) === speaker).map((t) =>
           h("span", { class: "turn", title: `${clock(t.start)}–${clock(t.end)}`, style: { left: `${(100 * t.start) / total}%`, width: `${Math.max(0.4, (100 * (t.end - t.start)) / total)}%` } }))))));
   const box = h("div", { class: "timeline", id: "timeline" }, canvas, lanes, head);
   box.addEventListener("click", (e) => {
@@ -347,6 +350,11 @@ function sideCards(record, base, fail, update) {
     try { update(await post(`${base}/summary/regenerate`, {})); } catch (error) { fail(error); }
     regenerate.disabled = false;
   } }, record.summary ? "Regenerate summary" : "Write a summary");
+  const writing = record.summary_status === "pending" || record.summary_status === "generating";
+  if (writing) {
+    regenerate.disabled = true;
+    if (record.summary) summaryText.append(h("div", { class: "small muted" }, "Still writing…"));
+  }
   if (record.summary_error) summaryText.append(h("div", { class: "small muted" }, `Last attempt failed: ${record.summary_error}`));
 
   const name = (record.title || record.filename || record.id).replace(/\.[a-z0-9]+$/i, "").replace(/[^\w.-]+/g, "_");
