@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field
 from quart import Blueprint, current_app, request
@@ -13,6 +13,7 @@ from app.bootstrap import Container, request_metadata
 from app.http.errors import ApiError
 from app.http.request_body import BodyModel, request_body
 from domain.events import DomainEvent
+from domain.fields import Passed
 from domain.preferences import (
     CATEGORY,
     STREAM_ID,
@@ -29,7 +30,11 @@ blueprint = Blueprint("preferences", __name__)
 class AnalyticsBody(BodyModel):
     """The analytics choice (nothing is ever sent anywhere; the choice is only recorded)."""
 
-    opt_in: bool = Field(description="true to opt in, false to opt out.")
+    requires = ("opt_in",)
+
+    opt_in: Annotated[bool | None, Passed] = Field(
+        None, description="true to opt in, false to opt out.", examples=[True]
+    )
 
 
 def _container() -> Container:
