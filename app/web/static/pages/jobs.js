@@ -80,12 +80,12 @@ export default {
     };
     const show = (error) => messages.replaceChildren(errorNotice(error, () => messages.replaceChildren()));
 
-    function add(job, { top = false } = {}) {
+    function add(job, { top = false, into = tbody } = {}) {
       if (rows.has(job.stream_id)) { rows.get(job.stream_id).update(job); return; }
       const row = jobRow(job, actions);
       rows.set(job.stream_id, row);
       empty.remove();
-      if (top) tbody.prepend(row); else tbody.append(row);
+      if (top) into.prepend(row); else into.append(row);
     }
 
     function apply(event) {
@@ -130,7 +130,9 @@ export default {
           tbody.replaceChildren();
           since = page.last_position;
         }
-        for (const job of page.records) add(job);
+        const fresh = document.createDocumentFragment(); // one insertion, one layout
+        for (const job of page.records) add(job, { into: fresh });
+        tbody.append(fresh);
         cursor = page.pagination.next_cursor;
         more.hidden = !page.pagination.has_more;
         if (!rows.size) tbody.append(empty);
