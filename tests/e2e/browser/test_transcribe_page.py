@@ -11,7 +11,7 @@ import soundfile as sf
 
 from tests.conftest import FIXTURES
 from tests.e2e.browser.conftest import Browsing
-from tests.e2e.conftest import SautiServer
+from tests.e2e.conftest import SautiServer, stream_events, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -54,8 +54,6 @@ def test_upload_jfk_and_read_play_edit_export_the_transcript(ui: Browsing, ui_se
     page.fill("#record-title", "JFK inaugural")
     page.press("#record-title", "Enter")
     with ui_server.client() as api:
-        from tests.e2e.conftest import wait_until
-
         wait_until(
             lambda: api.get(f"/v1/speech-to-text/jobs/{record_id}").json()["title"] == "JFK inaugural",
             10,
@@ -69,6 +67,23 @@ def test_upload_jfk_and_read_play_edit_export_the_transcript(ui: Browsing, ui_se
         path = info.value.path()
         assert expected in Path(path).read_text(), format
         assert info.value.suggested_filename == f"JFK_inaugural.{format}"
+
+    # The Jobs page reruns it (the contract's reruns route) and shows the new run to its end.
+    page.goto(f"{ui_server.base_url}/#/jobs")
+    row = f"tr[data-stream='transcription-{record_id}']"
+    page.click(f"{row} button:has-text('Rerun')")
+    with ui_server.client() as api:
+
+        def second_run_done() -> bool:
+            record = api.get(f"/v1/speech-to-text/jobs/{record_id}").json()
+            return bool(record["run"] == 2 and record["processing_status"] == "ready")
+
+        wait_until(second_run_done, 120, "the second run to finish")
+        events = stream_events(api, f"transcription-{record_id}")
+    assert [e["type"] for e in events].count("transcription.completed") == 2
+    # Once the feed has delivered the second run's end, the row shows it.
+    page.wait_for_function("p => window.sauti.feed.last >= p", arg=events[-1]["position"])
+    page.wait_for_selector(f"{row}[data-status='completed'] a:has-text('Open')")
 
 
 def test_diarize_the_mono_mix_and_see_two_lanes(ui: Browsing, tmp_path: Path) -> None:
