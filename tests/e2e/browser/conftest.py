@@ -47,8 +47,11 @@ def chromium_path() -> str:
     return found
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
+    """One Chromium for this package's tests. Not for the session: Playwright's sync API keeps an
+    event loop running on this thread while it is started, which would break the asyncio tests
+    that run after these."""
     executable = chromium_path()
     from playwright.sync_api import sync_playwright
 
