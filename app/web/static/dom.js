@@ -62,17 +62,21 @@ export function clock(seconds) {
   return `${m}:${String(Math.floor(s % 60)).padStart(2, "0")}`;
 }
 
+// One formatter each: toLocaleString() builds a new one per call, which a list of rows feels.
+const DAY = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
+const MOMENT = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+
 export function ago(unixSeconds) {
   if (!unixSeconds) return "";
   const diff = Date.now() / 1000 - unixSeconds;
   if (diff < 45) return "just now";
   if (diff < 3600) return `${Math.round(diff / 60)} min ago`;
   if (diff < 86400) return `${Math.round(diff / 3600)} h ago`;
-  return new Date(unixSeconds * 1000).toLocaleDateString();
+  return DAY.format(unixSeconds * 1000);
 }
 
 export function when(unixSeconds) {
-  return unixSeconds ? new Date(unixSeconds * 1000).toLocaleString() : "";
+  return unixSeconds ? MOMENT.format(unixSeconds * 1000) : "";
 }
 
 const STATUS_TONES = {

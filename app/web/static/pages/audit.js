@@ -1,7 +1,7 @@
 // Audit: the event log. Browse /v1/events by stream, category or type; open one stream to see its
 // events in order, with their payloads and times (live while it grows).
 import { errorNotice, listPage } from "../api.js";
-import { h, clear, pageHead } from "../dom.js";
+import { h, clear, pageHead, when } from "../dom.js";
 import { LiveStream } from "../live.js";
 
 function eventItem(event, { showStream = true } = {}) {
@@ -10,7 +10,7 @@ function eventItem(event, { showStream = true } = {}) {
       h("span", { class: "mono small muted" }, `#${event.position}`),
       h("span", {}, h("span", { class: "type" }, event.type),
         showStream ? h("span", { class: "small muted" }, " · ", h("a", { href: `#/audit/${encodeURIComponent(event.stream_id)}` }, event.stream_id)) : h("span", { class: "small muted" }, ` · v${event.version}`)),
-      h("time", { class: "small muted", datetime: event.recorded_at }, new Date(event.recorded_at).toLocaleString())),
+      h("time", { class: "small muted", datetime: event.recorded_at }, when(Date.parse(event.recorded_at) / 1000))),
     h("pre", {}, JSON.stringify({ data: event.data, metadata: event.metadata, event_id: event.event_id, schema_version: event.schema_version }, null, 2)));
 }
 

@@ -1,7 +1,7 @@
 // The first-run screen: what the server can do offline, whether its bundled models are in place,
 // the analytics choice (nothing is sent anywhere either way), and "get started".
 import { get, post, put, errorNotice } from "../api.js";
-import { h, clear, fill, pageHead, statusBadge, bytes } from "../dom.js";
+import { h, clear, fill, pageHead, statusBadge, bytes, when } from "../dom.js";
 
 const FEATURES = [
   ["Transcribe", "Recordings to text with word timings, in many languages."],
@@ -52,7 +52,7 @@ export default {
     try {
       state = await get("/v1/onboarding");
       optIn.checked = state.analytics_opt_in;
-      done.textContent = state.completed ? `Completed on ${new Date(state.completed_at * 1000).toLocaleString()}` : "";
+      done.textContent = state.completed ? `Completed on ${when(state.completed_at)}` : "";
       if (state.completed) start.textContent = "Go to Jobs";
     } catch (error) { fail(error); }
     try {
