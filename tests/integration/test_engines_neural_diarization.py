@@ -20,8 +20,10 @@ import pytest
 from bench.diarization import as_tuples, der_components
 from bench.diarization_set import (
     DEFAULT_CACHE,
+    SETS,
     Recording,
     Utterance,
+    build,
     compose,
     load_voices,
     pyannote_recording,
@@ -95,8 +97,12 @@ def test_pyannote_sample_two_speakers(diarizer: NeuralDiarizer, sample: Recordin
     assert der(sample, turns) <= 0.20
 
 
-def test_composed_two_person_call(diarizer: NeuralDiarizer, voices: dict[str, list[Utterance]]) -> None:
-    call = compose("call", voices, ("jfk", "stereo-right"), 45.0, overlap=0.15, seed=11)
+@pytest.mark.parametrize("name", ["call-2spk-a", "call-2spk-b"])
+def test_composed_two_person_calls(
+    diarizer: NeuralDiarizer, voices: dict[str, list[Utterance]], name: str
+) -> None:
+    """The evaluation set's two calls (docs/diarization.md), 90 s each."""
+    call = build(next(spec for spec in SETS if spec.name == name), voices)
     started = time.perf_counter()
     turns = diarizer.diarize(call.samples)
     elapsed = time.perf_counter() - started
@@ -107,9 +113,8 @@ def test_composed_two_person_call(diarizer: NeuralDiarizer, voices: dict[str, li
 
 
 def test_composed_four_person_meeting(diarizer: NeuralDiarizer, voices: dict[str, list[Utterance]]) -> None:
-    meeting = compose(
-        "meeting", voices, ("jfk", "stereo-left", "stereo-right", "sample-a"), 75.0, overlap=0.4, seed=12
-    )
+    """The evaluation set's meeting: four voices, 40 % of the turns overlapping (150 s)."""
+    meeting = build(next(spec for spec in SETS if spec.name == "meeting-4spk"), voices)
     turns = diarizer.diarize(meeting.samples)
     assert_well_formed(turns, meeting.duration)
     assert len(speakers(turns)) == 4

@@ -305,6 +305,25 @@ def embedding_windows(
     return np.array(rows, dtype=np.float64).reshape(-1, 2)
 
 
+def _gap(a: SpeakerTurn, b: SpeakerTurn) -> float:
+    return max(0.0, max(a.start, b.start) - min(a.end, b.end))
+
+
+def _merged_per_speaker(turns: Sequence[SpeakerTurn]) -> list[SpeakerTurn]:
+    """Turns sorted by start, each speaker's overlapping or touching turns joined."""
+    merged: list[SpeakerTurn] = []
+    last: dict[str, int] = {}
+    for turn in sorted(turns, key=lambda turn: (turn.start, turn.end)):
+        index = last.get(turn.speaker)
+        if index is not None and turn.start <= merged[index].end + 1e-9:
+            previous = merged[index]
+            merged[index] = SpeakerTurn(turn.speaker, previous.start, max(previous.end, turn.end))
+        else:
+            last[turn.speaker] = len(merged)
+            merged.append(turn)
+    return merged
+
+
 def reconstruct(
     segmentation: Segmentation, primary: npt.NDArray[np.int64], speakers: int, purity: float = 0.8
 ) -> npt.NDArray[np.bool_]:
@@ -375,6 +394,7 @@ class NeuralDiarizer:
         threshold: float = THRESHOLD,
         max_other_share: float = 0.1,
         min_turn_s: float = 0.25,
+        min_speaker_s: float = 1.5,
         merge_gap_s: float = 0.3,
     ) -> None:
         self._segmenter: Segmenter | None = segmenter
@@ -389,6 +409,7 @@ class NeuralDiarizer:
         self.threshold = threshold
         self.max_other_share = max_other_share
         self.min_turn_s = min_turn_s
+        self.min_speaker_s = min_speaker_s
         self.merge_gap_s = merge_gap_s
 
     @classmethod
@@ -565,7 +586,28 @@ class NeuralDiarizer:
                 end = float(segmentation.time(last - 1)) + half
                 if end - start >= self.min_turn_s:
                     turns.append(SpeakerTurn(speaker_label(speaker), start, end))
-        return sorted(turns, key=lambda turn: (turn.start, turn.end))
+        return self._without_brief_speakers(
+            sorted(turns, key=lambda turn: (turn.start, turn.end)), keep_speakers
+        )
+
+    def _without_brief_speakers(self, turns: list[SpeakerTurn], keep_speakers: int) -> list[SpeakerTurn]:
+        """A speaker with less than ``min_speaker_s`` of speech in all (a blend, a cough) is not a
+        speaker: its turns go to the speaker of the nearest other turn, unless fewer than
+        ``keep_speakers`` would be left."""
+        while True:
+            totals: dict[str, float] = {}
+            for turn in turns:
+                totals[turn.speaker] = totals.get(turn.speaker, 0.0) + turn.end - turn.start
+            brief = min(totals, key=lambda speaker: totals[speaker], default=None)
+            if brief is None or totals[brief] >= self.min_speaker_s or len(totals) <= keep_speakers:
+                return turns
+            others = [turn for turn in turns if turn.speaker != brief]
+            moved = [
+                SpeakerTurn(min(others, key=lambda other: _gap(other, turn)).speaker, turn.start, turn.end)
+                for turn in turns
+                if turn.speaker == brief
+            ]
+            turns = _merged_per_speaker([*others, *moved])
 
     def _restore_missing(
         self,

@@ -40,7 +40,7 @@ def cluster_embeddings(
     max_speakers: int = 10,
     threshold: float = THRESHOLD,
     max_windows: int = 1500,
-    min_cluster_windows: int = 4,
+    min_cluster_windows: int = 2,
     min_cluster_share: float = 0.02,
     trusted: npt.NDArray[np.bool_] | None = None,
 ) -> Labels:
