@@ -163,8 +163,8 @@ def test_speaker_bounds_are_honoured(diarizer: NeuralDiarizer, jfk: Audio, sampl
 def test_speaker_count_stays_bounded_on_a_long_recording(
     diarizer: NeuralDiarizer, voices: dict[str, list[Utterance]]
 ) -> None:
-    """Four minutes of three voices: three speakers (the 30- and 60-minute figures are the bench's)."""
-    long = compose("long", voices, ("jfk", "stereo-left", "sample-b"), 240.0, overlap=0.1, seed=13)
+    """Six minutes of three voices: three speakers (the 30- and 60-minute figures are the bench's)."""
+    long = compose("long", voices, ("jfk", "stereo-left", "sample-b"), 360.0, overlap=0.1, seed=13)
     audio = long.samples
     reads: list[int] = []
 
