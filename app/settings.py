@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     """The FFmpeg to use; ``none`` runs without it (no compressed response formats). Engines read
     ``SAUTI_FFMPEG_BINARY`` from the environment themselves (``workers.engines.audio``)."""
 
+    warm_diarizer: bool = True
+    """Each worker loads the default diarizer when it starts, and runs it once on a few seconds of
+    noise, so that no request pays the first load and the first call (docs/diarization.md)."""
+
     hub_url: str = "https://huggingface.co"
     """A Hugging Face-compatible hub for model downloads."""
     model_catalog: Path | None = None
@@ -78,6 +82,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @property
+    def cache_dir(self) -> Path:
+        """Engines' caches (numba's compiled functions)."""
+        return self.data_dir / "cache"
 
     @property
     def models_dir(self) -> Path:

