@@ -24,6 +24,14 @@ JFK_TEXT = (
 )
 
 
+class NoDispatch:
+    """A job dispatcher that sends nothing: jobs are recorded and stay queued (for kinds that have
+    no actor, or tests that run no worker)."""
+
+    def dispatch(self, tx: object, actor_name: str, stream_id: str, message_id: str) -> None:
+        pass
+
+
 def probe_kind(actor: str, category: str = "probe") -> JobKind[OpenParams]:
     """A test-only job kind (never registered): ``actor`` runs ``<category>-…`` streams."""
     return JobKind(name=actor, category=category, actor=actor, params=OpenParams)

@@ -19,7 +19,7 @@ from app.settings import Settings
 from domain.fields import Passed, Reads
 from eventstore.base import NO_STREAM, NewEvent
 from migrations.api import upgrade
-from tests.conftest import probe_kind
+from tests.conftest import NoDispatch, probe_kind
 from tests.request_examples import (
     JSON,
     MULTIPART,
@@ -75,15 +75,10 @@ def client(app: Quart) -> Client:
     return app.test_client()
 
 
-class _NoDispatch:
-    def dispatch(self, tx: object, actor_name: str, stream_id: str, message_id: str) -> None:
-        pass
-
-
 @pytest.fixture(autouse=True)
 def _no_broker_for_test_jobs(container: Container) -> None:
     # The test job kind has no actor: record jobs without enqueueing them.
-    container.jobs.dispatcher = _NoDispatch()
+    container.jobs.dispatcher = NoDispatch()
 
 
 async def test_request_ids_are_echoed_or_generated(client: Client) -> None:

@@ -21,16 +21,11 @@ from domain.jobs import JOB_STATUSES
 from domain.kinds import KINDS
 from domain.telemetry import APPEND_SECONDS, Histogram
 from migrations.api import upgrade
-from tests.conftest import probe_kind
+from tests.conftest import NoDispatch, probe_kind
 from workers.heartbeat import WorkerMetrics
 from workflows.jobs import JobRun
 
 PROBE = probe_kind("nobody")
-
-
-class _NoDispatch:
-    def dispatch(self, tx: object, actor_name: str, stream_id: str, message_id: str) -> None:
-        pass
 
 
 @pytest.fixture
@@ -38,7 +33,7 @@ def container(tmp_path: Path) -> Iterator[Container]:
     settings = Settings(data_dir=tmp_path / "data")
     upgrade(settings.resolved_database_url)
     built = bootstrap(settings)
-    built.jobs.dispatcher = _NoDispatch()  # the probe kind has no actor
+    built.jobs.dispatcher = NoDispatch()  # the probe kind has no actor
     yield built
     built.close()
 

@@ -10,15 +10,10 @@ from eventstore.db import make_engine, sqlite_url
 from eventstore.projections import ProjectionRegistry
 from eventstore.sql import SqlEventStore
 from migrations.api import upgrade
-from tests.conftest import probe_kind
+from tests.conftest import NoDispatch, probe_kind
 from workflows.jobs import JobRun, JobService
 
 PROBE = probe_kind("nobody")
-
-
-class _NoDispatch:
-    def dispatch(self, tx: object, actor_name: str, stream_id: str, message_id: str) -> None:
-        pass
 
 
 def test_the_metrics_migration_makes_what_a_rebuild_makes(tmp_path: Path) -> None:
@@ -27,7 +22,7 @@ def test_the_metrics_migration_makes_what_a_rebuild_makes(tmp_path: Path) -> Non
     engine = make_engine(url)
     try:
         store = SqlEventStore(engine, projector=ProjectionRegistry([JobsProjection()]))
-        service = JobService(store, _NoDispatch())
+        service = JobService(store, NoDispatch())
 
         def run(stream_id: str, result: dict[str, object]) -> None:
             attempt = JobRun(store, stream_id, message_id="m", worker="w")

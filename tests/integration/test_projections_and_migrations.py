@@ -32,13 +32,8 @@ from eventstore.projections import ProjectionRegistry
 from eventstore.schema import metadata
 from eventstore.sql import SqlEventStore
 from migrations.api import alembic_config, upgrade
-from tests.conftest import probe_kind
+from tests.conftest import NoDispatch, probe_kind
 from workflows.jobs import JobRun, JobService, to_new_event
-
-
-class _NoDispatch:
-    def dispatch(self, tx: object, actor_name: str, stream_id: str, message_id: str) -> None:
-        pass
 
 
 def test_the_migrated_schema_matches_the_code(sqlite_engine: Engine) -> None:
@@ -50,7 +45,7 @@ def test_the_migrated_schema_matches_the_code(sqlite_engine: Engine) -> None:
 def test_rebuild_reproduces_the_projection_tables_exactly(sqlite_engine: Engine) -> None:
     projections = build_projections()
     store = SqlEventStore(sqlite_engine, projector=projections)
-    service = JobService(store, _NoDispatch())
+    service = JobService(store, NoDispatch())
     finished = service.submit(probe_kind("actor"), {"steps": 2})
     run = JobRun(store, finished, message_id="m1", worker="w1")
     assert run.begin()
@@ -89,7 +84,7 @@ def test_a_failing_projection_rolls_back_the_append(sqlite_engine: Engine) -> No
     projections.register(Exploding())  # type: ignore[arg-type]
     store = SqlEventStore(sqlite_engine, projector=projections)
     with pytest.raises(RuntimeError, match="projection bug"):
-        JobService(store, _NoDispatch()).submit(probe_kind("actor"))
+        JobService(store, NoDispatch()).submit(probe_kind("actor"))
     assert store.read_all() == []
     with sqlite_engine.connect() as connection:
         assert connection.execute(select(jobs)).all() == []
@@ -116,7 +111,7 @@ def test_the_media_references_migration_fills_the_table_from_stored_events(tmp_p
         # The jobs projection's table is 0001's still; today's stt_records projection writes tables
         # 0002 has not (and these jobs are not records: it would add no row).
         old_projections = ProjectionRegistry([JobsProjection()])
-        service = JobService(SqlEventStore(engine, projector=old_projections), _NoDispatch())
+        service = JobService(SqlEventStore(engine, projector=old_projections), NoDispatch())
         kept = service.submit(TRANSCRIPTION, {"audio": "a" * 64, "model": "m"})
         gone = service.submit(TRANSCRIPTION, {"audio": "b" * 64, "model": "m"})
         store = SqlEventStore(engine, projector=old_projections)
@@ -158,7 +153,7 @@ def test_the_segments_migration_makes_what_a_rebuild_makes(tmp_path: Path) -> No
     try:
         projections = build_projections()
         store = SqlEventStore(engine, projector=projections)
-        service = JobService(store, _NoDispatch())
+        service = JobService(store, NoDispatch())
 
         def record(job_id: str, **params: Any) -> JobRun:
             values: dict[str, Any] = {"audio": "a" * 64, "model": "m", "record": True, **params}

@@ -33,15 +33,11 @@ from domain.transcription import (
 from eventstore.base import dumps
 from eventstore.projections import ProjectionRegistry
 from eventstore.sql import SqlEventStore
+from tests.conftest import NoDispatch
 from workflows.jobs import JobRun, JobService, to_new_event
 
 DIGEST = "ab" * 32
 OTHER_DIGEST = "cd" * 32
-
-
-class _NoDispatch:
-    def dispatch(self, tx: object, actor_name: str, stream_id: str, message_id: str) -> None:
-        pass
 
 
 class Records:
@@ -51,7 +47,7 @@ class Records:
         self.engine = engine
         self.projections: ProjectionRegistry = build_projections()
         self.store = SqlEventStore(engine, projector=self.projections)
-        self.jobs = JobService(self.store, _NoDispatch())
+        self.jobs = JobService(self.store, NoDispatch())
 
     def transcription(self, job_id: str, **params: Any) -> str:
         values: dict[str, Any] = {"audio": DIGEST, "model": "Whisper-Tiny.en", "record": True, **params}

@@ -31,7 +31,7 @@ from domain.voices import (
     voice_request,
 )
 from eventstore.sql import SqlEventStore
-from tests.conftest import JFK, JFK_TEXT
+from tests.conftest import JFK, JFK_TEXT, NoDispatch
 from tests.integration.conftest import wait_for_terminal
 from tests.wer import word_error_rate
 from workers import audio_windows
@@ -41,11 +41,6 @@ from workflows.jobs import JobRun, JobService, to_new_event
 
 MODEL = "Whisper-Tiny.en"
 MAX_WER = 0.15
-
-
-class _NoDispatch:
-    def dispatch(self, tx: object, actor_name: str, stream_id: str, message_id: str) -> None:
-        pass
 
 
 def params(digest: str, name: str = "JFK", **extra: object) -> VoiceTranscriptionParams:
@@ -147,7 +142,7 @@ def test_the_projection_rebuilds_identically_and_deletion_releases_the_audio(
     save(store, "kept", shared)
     save(store, "twin", shared)
     save(store, "gone", own)
-    service = JobService(store, _NoDispatch())
+    service = JobService(store, NoDispatch())
     job = service.submit(VOICE_TRANSCRIPTION, params(transcribed).model_dump(mode="json"), job_id="job")
     run = JobRun(store, job, message_id="m1", worker="w1")
     assert run.begin()

@@ -17,7 +17,7 @@ from app.routes.web.routes import asset_version
 from app.settings import Settings
 from domain.preferences import STREAM_ID
 from migrations.api import upgrade
-from tests.conftest import probe_kind
+from tests.conftest import NoDispatch, probe_kind
 
 
 @pytest.fixture
@@ -41,15 +41,10 @@ def client(app: Quart) -> Client:
     return app.test_client()
 
 
-class _NoDispatch:
-    def dispatch(self, tx: object, actor_name: str, stream_id: str, message_id: str) -> None:
-        pass
-
-
 @pytest.fixture(autouse=True)
 def _no_broker_for_test_jobs(container: Container) -> None:
     # The test job kind has no actor: record jobs without enqueueing them.
-    container.jobs.dispatcher = _NoDispatch()  # type: ignore[assignment]
+    container.jobs.dispatcher = NoDispatch()  # type: ignore[assignment]
 
 
 # --- the shell ----------------------------------------------------------------------------
