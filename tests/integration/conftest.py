@@ -1,5 +1,6 @@
-"""What the job tests share: a bootstrapped container, a worker runtime with the real engines,
-dramatiq workers on the embedded broker, and waiting for a job's stream to end.
+"""What the integration tests share: a bootstrapped container and the web app on it with a test
+client, a worker runtime with the real engines, dramatiq workers on the embedded broker, and
+waiting for a job's stream to end.
 
 A test module changes the container's settings by overriding the ``settings`` fixture.
 """
@@ -7,13 +8,16 @@ A test module changes the container's settings by overriding the ``settings`` fi
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import dramatiq
 import pytest
+from quart import Quart
+from quart.typing import TestClientProtocol as Client
 
 from app.bootstrap import Container, bootstrap
+from app.http.application import create_app
 from app.settings import Settings
 from domain.catalog import BUILTIN
 from domain.jobs import is_terminal_type
@@ -51,6 +55,19 @@ def container(settings: Settings) -> Iterator[Container]:
     built = bootstrap(settings)
     yield built
     built.close()
+
+
+@pytest.fixture
+async def app(container: Container) -> AsyncIterator[Quart]:
+    """The web app on the container, started (its before-serving hooks run)."""
+    application = create_app(container)
+    async with application.test_app():
+        yield application
+
+
+@pytest.fixture
+def client(app: Quart) -> Client:
+    return app.test_client()
 
 
 def install_runtime(

@@ -70,11 +70,6 @@ async def app(container: Container) -> AsyncIterator[Quart]:
         yield application
 
 
-@pytest.fixture
-def client(app: Quart) -> Client:
-    return app.test_client()
-
-
 @pytest.fixture(autouse=True)
 def _no_broker_for_test_jobs(container: Container) -> None:
     # The test job kind has no actor: record jobs without enqueueing them.

@@ -4,18 +4,16 @@ requests per route, jobs and their timings from the read models, queues, appends
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import dramatiq
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
 from app.bootstrap import Container, bootstrap
-from app.http.application import create_app
 from app.settings import Settings
 from domain.jobs import JOB_STATUSES
 from domain.kinds import KINDS
@@ -36,18 +34,6 @@ def container(tmp_path: Path) -> Iterator[Container]:
     built.jobs.dispatcher = NoDispatch()  # the probe kind has no actor
     yield built
     built.close()
-
-
-@pytest.fixture
-async def app(container: Container) -> AsyncIterator[Quart]:
-    application = create_app(container)
-    async with application.test_app():
-        yield application
-
-
-@pytest.fixture
-def client(app: Quart) -> Client:
-    return app.test_client()
 
 
 def completed_job(container: Container, result: dict[str, Any], model: str = "Whisper-Tiny.en") -> str:

@@ -4,41 +4,14 @@ the shell and its assets, `/v1/jobs`, onboarding and preferences (persisted as e
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
-from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
-from app.bootstrap import Container, bootstrap
-from app.http.application import create_app
+from app.bootstrap import Container
 from app.routes.web.routes import asset_version
-from app.settings import Settings
 from domain.preferences import STREAM_ID
-from migrations.api import upgrade
 from tests.conftest import NoDispatch, probe_kind
-
-
-@pytest.fixture
-def container(tmp_path: Path) -> Iterator[Container]:
-    settings = Settings(data_dir=tmp_path / "data")
-    upgrade(settings.resolved_database_url)
-    built = bootstrap(settings)
-    yield built
-    built.close()
-
-
-@pytest.fixture
-async def app(container: Container) -> AsyncIterator[Quart]:
-    application = create_app(container)
-    async with application.test_app():
-        yield application
-
-
-@pytest.fixture
-def client(app: Quart) -> Client:
-    return app.test_client()
 
 
 @pytest.fixture(autouse=True)
