@@ -325,7 +325,9 @@ def decide(command: Command, state: JobState) -> list[DomainEvent]:
             events.append(JobStarted(attempt=state.attempt + 1, worker=worker))
             return events
         case ReportProgress(step=step, percent=percent, detail=detail):
-            if step in state.steps_done:
+            # A step reports again only to move the job on (a long step's milestones); a resumed
+            # attempt does not repeat what an earlier one reported.
+            if step in state.steps_done and percent <= state.percent:
                 return []
             _require_running(state, "report progress")
             return [JobProgressed(step=step, percent=max(0.0, min(100.0, percent)), detail=detail)]

@@ -35,6 +35,27 @@ EDITABLE: dict[str, tuple[str, ...]] = {
 MAX_TITLE_CHARS = 500
 MAX_LABEL_CHARS = 100
 
+# A transcription's progress: its segment ends measure it, short of 100 % (completing the job is
+# 100). Speaker-attributed ASR diarizes first, its steps ending at these percents; its segments
+# then take it on from the last of them. The worker reports a progress event each time a segment
+# passes the next ``PROGRESS_MILESTONE``, so that every job view sees the bar move.
+SAA_STEP_PERCENTS = {"speech": 10.0, "embeddings": 22.0, "clustering": 25.0}
+SEGMENT_PROGRESS_CAP = 99.0
+PROGRESS_MILESTONE = 5
+
+
+def segment_progress(kind: str, end: float, duration: float) -> float:
+    """The progress of a transcription whose last decoded segment ends at ``end`` s."""
+    base = SAA_STEP_PERCENTS["clustering"] if kind == SAA else 0.0
+    if duration <= 0:
+        return base
+    return min(SEGMENT_PROGRESS_CAP, base + (100.0 - base) * min(1.0, end / duration))
+
+
+def progress_milestone(percent: float) -> int:
+    """The last milestone ``percent`` has reached (0, 5, 10 … 95)."""
+    return int(percent // PROGRESS_MILESTONE) * PROGRESS_MILESTONE
+
 
 # --- job kinds --------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from typing import Any
 from domain.catalog import Catalog, ModelVariant
 from domain.diarization import DIARIZATION, SpeakersAttributed, SpeakersFound, SpeakerTurnData
 from domain.speaker_attribution import speaker_pieces, speaker_transcript
-from domain.stt_records import SAA
+from domain.stt_records import SAA, SAA_STEP_PERCENTS, progress_milestone, segment_progress
 from domain.transcription import (
     ALIGNMENT,
     TRANSCRIPTION,
@@ -58,9 +58,6 @@ from workflows.jobs import JobInputError, JobRun
 # A window this short after decoded audio (the tail after a resume, or after the last cut) has
 # nothing worth decoding: Whisper pads a sliver of trailing silence to 30 s and may invent words.
 MIN_RESUME_SECONDS = 0.5
-# Speaker-attributed ASR diarizes first; its segments then measure progress from 25 % on
-# (app.projections.stt_records).
-SAA_PERCENTS = {"speech": 10.0, "embeddings": 22.0, "clustering": 25.0}
 
 # --- helpers shared with the alignment actor ---------------------------------------------
 
@@ -173,6 +170,21 @@ class EarlierProgress:
         return self.segments[-1].id + 1 if self.segments else 0
 
 
+@dataclass(frozen=True)
+class SegmentProgress:
+    """Reports the job's progress each time a decoded segment passes the next milestone (5 %,
+    10 % …); a resumed attempt does not report a milestone an earlier one did."""
+
+    run: JobRun
+    job_kind: str
+    duration: float
+
+    def segment_ended(self, end: float) -> None:
+        milestone = progress_milestone(segment_progress(self.job_kind, end, self.duration))
+        if milestone > progress_milestone(segment_progress(self.job_kind, 0.0, self.duration)):
+            self.run.progress("transcription", float(milestone))
+
+
 def _record_segments(
     run: JobRun,
     segments: Iterator[Segment],
@@ -181,6 +193,7 @@ def _record_segments(
     offset: float,
     first_id: int,
     speaker: str | None,
+    progress: SegmentProgress,
 ) -> int:
     """One event per segment as it is decoded; its times count from the start of the whole audio.
 
@@ -201,6 +214,7 @@ def _record_segments(
             speaker=speaker,
         )
         run.append(event, segment_id)
+        progress.segment_ended(event.end)
         next_id = segment_id + 1
     return next_id
 
@@ -228,6 +242,7 @@ def _transcribe(
     speaker's (speaker-attributed ASR), rather than the whole audio."""
     language = earlier.language
     hint = language.language if language else language_code(params.language)
+    progress = SegmentProgress(run, params.job_kind, audio.duration)
     next_id = earlier.next_id
     resume_at = round(earlier.offset * SAMPLE_RATE)
     stretches = (
@@ -253,7 +268,9 @@ def _transcribe(
                 )
                 run.append(language)
                 hint = language.language
-            next_id = _record_segments(run, segments, window, timer, first / SAMPLE_RATE, next_id, speaker)
+            next_id = _record_segments(
+                run, segments, window, timer, first / SAMPLE_RATE, next_id, speaker, progress
+            )
     return language
 
 
@@ -268,7 +285,7 @@ def _speakers(run: JobRun, audio: DecodedAudio, params: TranscriptionParams, dia
         diarizer,
         min_speakers=params.min_speakers,
         max_speakers=params.max_speakers,
-        percents=SAA_PERCENTS,
+        percents=SAA_STEP_PERCENTS,
     )
 
 

@@ -267,7 +267,7 @@ class JobRun:
         return step in self.state.steps_done
 
     def progress(self, step: str, percent: float, detail: dict[str, Any] | None = None) -> None:
-        self._execute(ReportProgress(step, percent, detail or {}), step)
+        self._execute(ReportProgress(step, percent, detail or {}), step, percent)
 
     def check_cancelled(self, *, caught_up: bool = False) -> None:
         """Stop for a recorded cancellation request (the cancellation is confirmed first).

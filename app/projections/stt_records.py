@@ -34,16 +34,10 @@ from domain.jobs import (
     JobRequested,
     lifecycle_event,
 )
-from domain.stt_records import DIARIZATION, SAA, RecordDeleted, RecordUpdated, merge_labels
+from domain.stt_records import DIARIZATION, RecordDeleted, RecordUpdated, merge_labels, segment_progress
 from domain.transcription import LanguageDetected, SegmentTranscribed, TranscriptionParams
 from eventstore.base import RecordedEvent, dumps
 
-# Segment ends measure a transcription's progress, short of 100 % (the job completed).
-# Speaker-attributed ASR diarizes first, reporting its own steps up to 25 %
-# (workers.transcription_jobs.SAA_PERCENTS); its segments then take it from there.
-SEGMENT_PROGRESS_CAP = 99.0
-SEGMENT_PROGRESS_RANGE = {SAA: (25.0, 75.0)}
-"""``(from, share)``: a segment ending at ``t`` is ``from + share * t / duration`` percent."""
 _LIGHT_COLUMNS = (
     "stream_id",
     "job_kind",
@@ -257,8 +251,7 @@ def _segment(connection: Connection, row: Row, stream_id: str, segment: SegmentT
     )
     changes: dict[str, Any] = {}
     if row["duration"]:
-        base, share = SEGMENT_PROGRESS_RANGE.get(row["job_kind"], (0.0, 100.0))
-        percent = min(SEGMENT_PROGRESS_CAP, base + share * segment.end / row["duration"])
+        percent = segment_progress(row["job_kind"], segment.end, row["duration"])
         changes["progress"] = max(row["progress"], percent)
     return changes
 

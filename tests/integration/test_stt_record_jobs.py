@@ -223,7 +223,14 @@ def test_speaker_attributed_asr_of_the_two_channels_in_turn(
         "speakers_found",
         "language_detected",
     ]
-    assert set(types[9:-2]) == {"segment_transcribed"} and types[-2:] == ["speakers_attributed", "completed"]
+    assert types[9] == "segment_transcribed" and types[-2:] == ["speakers_attributed", "completed"]
+    # Segments move the job on from where diarization left it, in 5 % milestones.
+    assert set(types[9:-2]) == {"segment_transcribed", "progressed"}
+    moved = [e.data for e in events[9:-2] if e.type.endswith(".progressed")]
+    assert moved and {m["step"] for m in moved} == {"transcription"}
+    percents = [m["percent"] for m in moved]
+    assert percents == sorted(set(percents)) and percents[0] > 25.0 and percents[-1] <= 95.0
+    assert all(percent % 5 == 0 for percent in percents)
 
     attributed = SpeakersAttributed.model_validate(one(events, "speakers_attributed"))
     assert attributed.speakers == ["SPEAKER_00", "SPEAKER_01"]

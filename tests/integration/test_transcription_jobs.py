@@ -61,7 +61,9 @@ def test_segments_are_recorded_as_decoding_goes(
     types = [event.type for event in events]
     segment_count = types.count("transcription.segment_transcribed")
     assert segment_count >= 2  # a sentence either side of the pause
-    assert types == [
+    # Each segment is followed by the job's progress where it passes the next 5 % milestone.
+    progressed = [event.data for event in events if event.type == "transcription.progressed"]
+    assert [t for t in types if t != "transcription.progressed"] == [
         "transcription.requested",
         "transcription.queued",
         "transcription.started",
@@ -69,6 +71,13 @@ def test_segments_are_recorded_as_decoding_goes(
         *["transcription.segment_transcribed"] * segment_count,
         "transcription.completed",
     ]
+    assert types[4] == "transcription.segment_transcribed"
+    assert 1 <= len(progressed) <= segment_count
+    for index, event in enumerate(events):
+        if event.type == "transcription.progressed":
+            assert events[index - 1].type == "transcription.segment_transcribed"
+            assert event.data["percent"] <= 100 * events[index - 1].data["end"] / TWO_SENTENCES_SECONDS
+    assert [p["percent"] for p in progressed] == sorted({p["percent"] for p in progressed})
     segments = segments_of(events)
     assert [s.id for s in segments] == list(range(segment_count))
     result = events[-1].data["result"]

@@ -84,6 +84,13 @@ def test_an_ended_job_runs_again_as_its_next_run() -> None:
         decide(RequestRerun(), JobState())
 
 
+def test_a_long_step_reports_again_only_to_move_the_job_on() -> None:
+    state, _ = run(RequestJob("j1", "actor"), StartAttempt("w1"), ReportProgress("transcription", 10))
+    assert decide(ReportProgress("transcription", 5), state) == []
+    [moved] = decide(ReportProgress("transcription", 15), state)
+    assert isinstance(moved, JobProgressed) and moved.percent == 15
+
+
 def test_repeated_commands_are_no_ops() -> None:
     state, _ = run(RequestJob("j1", "actor"), StartAttempt("w1"), ReportProgress("one", 10))
     assert decide(RequestJob("j1", "actor"), state) == []

@@ -13,13 +13,16 @@ from app.routes.stt_records.removed import current_route
 from app.routes.stt_records.requests import model_field, refuse_saa_options
 from domain.fields import FieldError
 from domain.stt_records import (
+    SAA,
     RecordDeleted,
     RecordUpdated,
     job_kind,
     job_of,
     merge_labels,
+    progress_milestone,
     record_json,
     record_update,
+    segment_progress,
 )
 
 
@@ -279,3 +282,12 @@ def test_the_stored_audio_type_comes_from_its_bytes_then_the_client(
 )
 def test_removed_routes_name_their_successor(path: str, current: str | None) -> None:
     assert current_route(path) == current
+
+
+def test_segment_ends_measure_progress_short_of_done() -> None:
+    assert segment_progress("transcription", 15.0, 60.0) == 25.0
+    assert segment_progress("transcription", 60.0, 60.0) == 99.0  # completing the job is 100
+    assert segment_progress(SAA, 0.0, 60.0) == 25.0  # diarization took it this far
+    assert segment_progress(SAA, 30.0, 60.0) == 62.5
+    assert segment_progress("transcription", 3.0, 0.0) == 0.0  # no duration known: no guess
+    assert [progress_milestone(p) for p in (0.0, 4.9, 5.0, 62.5, 99.0)] == [0, 0, 5, 60, 95]
