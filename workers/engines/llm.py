@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from domain.generation import PART_CAPABILITIES, TEXT_PART_TYPES
 from workers.engines.base import CapabilityError, CompletionChunk, CompletionRequest
+from workers.engines.engine_thread import EngineThread
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -58,11 +59,13 @@ def text_only_messages(messages: Sequence[Mapping[str, Any]], model_id: str) -> 
 
 
 class LlamaEngine:
-    """A GGUF chat model loaded by llama.cpp (ChatModel)."""
+    """A GGUF chat model loaded by llama.cpp (ChatModel). It generates on a thread of its own
+    (``EngineThread``: one OpenMP team, whichever worker thread asks)."""
 
-    def __init__(self, llm: Llama, *, model_id: str) -> None:
+    def __init__(self, llm: Llama, *, model_id: str, thread: EngineThread | None = None) -> None:
         self._llm: Llama | None = llm
         self.model_id = model_id
+        self._thread = thread or EngineThread(f"llama-{model_id}")
         self._lock = threading.Lock()
         self._owner: int | None = None
         """The thread generating, so that a second stream it opens fails instead of deadlocking."""
@@ -82,13 +85,10 @@ class LlamaEngine:
             path = found[0]
         if not path.is_file():
             raise FileNotFoundError(f"model file {path} does not exist")
-        llm = Llama(
-            model_path=str(path),
-            n_ctx=n_ctx,
-            n_threads=n_threads or cpu_threads(),
-            verbose=False,
-        )
-        return cls(llm, model_id=model_id)
+        thread = EngineThread(f"llama-{model_id}")
+        threads = n_threads or cpu_threads()
+        llm = thread.call(lambda: Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, verbose=False))
+        return cls(llm, model_id=model_id, thread=thread)
 
     @staticmethod
     def _prompt_formatter(llm: Llama) -> Any:
@@ -168,7 +168,7 @@ class LlamaEngine:
                 finish_reason: str | None = None
                 generated: list[str] = []
                 create: Any = llm.create_chat_completion
-                for event in create(messages=messages, stream=True, **options):
+                for event in self._thread.stream(lambda: create(messages=messages, stream=True, **options)):
                     choice = event["choices"][0]
                     text = choice["delta"].get("content") or ""
                     if text:
@@ -201,3 +201,4 @@ class LlamaEngine:
                 close()
             del llm
             gc.collect()
+        self._thread.close()
