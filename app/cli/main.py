@@ -127,6 +127,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     os.environ.setdefault(CACHE_DIR_ENV, str(settings.cache_dir))
     os.environ.setdefault("NUMBA_CACHE_DIR", str(settings.cache_dir / "numba"))
+    # Before anything imports torch, so that the engines' OpenMP runtimes stay apart.
+    from workers.engines.openmp import load_engine_libraries
+
+    load_engine_libraries()
     from app.bootstrap import bootstrap, new_worker_id
     from migrations.api import is_up_to_date, upgrade
     from workers.engines.registry import EngineRegistry, warm_default_diarizer
