@@ -14,6 +14,7 @@ export class StatusBar {
     this.models = null;
     this.live = "connecting";
     this.pending = null;
+    this.modelsChanged = false;
     feed.onState((state) => { this.live = state; this.render(); });
     feed.on((event) => this.changed(event));
     setInterval(() => this.refresh(), HEARTBEAT_REFRESH_MS);
@@ -22,13 +23,14 @@ export class StatusBar {
   }
 
   changed(event) {
-    if (event.stream_id && event.stream_id.startsWith("model-")) this.later(() => this.refreshModels());
-    this.later(() => this.refresh());
-  }
-
-  later(fn) {
+    // One refresh a second at most; a model's event in that second refreshes the models too.
+    if (event.stream_id && event.stream_id.startsWith("model-")) this.modelsChanged = true;
     if (this.pending) return;
-    this.pending = setTimeout(() => { this.pending = null; fn(); this.refresh(); }, 1000);
+    this.pending = setTimeout(() => {
+      this.pending = null;
+      if (this.modelsChanged) { this.modelsChanged = false; this.refreshModels(); }
+      this.refresh();
+    }, 1000);
   }
 
   async refresh() {
