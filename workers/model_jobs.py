@@ -6,10 +6,12 @@ import dataclasses
 import logging
 import threading
 import time
+import uuid
 from typing import Any
 
 import httpx
 
+from domain.catalog import ModelVariant
 from domain.events import DomainEvent, deterministic_event_id
 from domain.models import (
     CATEGORY,
@@ -33,6 +35,7 @@ from workers import runtime
 from workers.actors import message_actor
 from workers.downloads import DownloadCancelled as CancelledError
 from workers.downloads import DownloadError, HubDownloader
+from workers.engines.model_files import ModelFiles
 from workflows.jobs import WorkerShuttingDown, to_new_event
 from workflows.models import DOWNLOAD_ACTOR
 
@@ -107,6 +110,25 @@ def run_download(stream_id: str) -> None:
     record(DownloadFailed(download_id=download_id, error=gave_up), "failed")
 
 
+class LoadRecorder:
+    """Records in each model's stream which worker holds it in memory, whatever loaded it (a
+    job, the diarizer's warm-up, a load request) and when it is unloaded (a request, or the
+    worker stopping): the Models page and the status bar show what is loaded where."""
+
+    def __init__(self, store: EventStore, worker: str, model_files: ModelFiles) -> None:
+        self.store = store
+        self.worker = worker
+        self.model_files = model_files
+
+    def engine_loaded(self, variant: ModelVariant, seconds: float) -> None:
+        path = str(self.model_files.load_path(variant))
+        loaded = Loaded(worker=self.worker, load_seconds=round(seconds, 3), local_path=path)
+        _append(self.store, variant.id, loaded, self.worker, uuid.uuid4().hex)
+
+    def engine_unloaded(self, variant_id: str) -> None:
+        _append(self.store, variant_id, Unloaded(worker=self.worker), self.worker, uuid.uuid4().hex)
+
+
 class ModelRequestFollower:
     """Every worker process applies load and unload requests to its own engines."""
 
@@ -139,16 +161,23 @@ class ModelRequestFollower:
             return
         worker = rt.worker_id
         event: Any
+        # A load or unload that happens is recorded by the registry's listener (LoadRecorder);
+        # a request with nothing to do here is answered all the same.
+        recorded = rt.engines.listener is not None
         if event_type == UnloadRequested.type_for(CATEGORY):
-            rt.engines.unload(variant.id)
+            if rt.engines.unload(variant.id) and recorded:
+                return
             event = Unloaded(worker=worker)
         else:
+            already = rt.engines.is_loaded(variant.id)
             started = time.perf_counter()
             try:
                 rt.engines.get(variant)
             except Exception as error:
                 event = LoadFailed(worker=worker, error=f"{type(error).__name__}: {error}")
             else:
+                if recorded and not already:
+                    return
                 event = Loaded(
                     worker=worker,
                     load_seconds=round(time.perf_counter() - started, 3),

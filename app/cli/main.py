@@ -135,7 +135,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from migrations.api import is_up_to_date, upgrade
     from workers.engines.registry import EngineRegistry, warm_default_diarizer
     from workers.heartbeat import metrics_report
-    from workers.model_jobs import ModelRequestFollower
+    from workers.model_jobs import LoadRecorder, ModelRequestFollower
     from workers.process import run_worker_process
     from workers.runtime import WorkerRuntime, install
 
@@ -145,12 +145,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if not is_up_to_date(container.engine):
         log.error("the database is not migrated: run `sauti db upgrade` first")
         return 2
+    worker_id = new_worker_id()
+    recorder = LoadRecorder(container.store, worker_id, container.model_files)
     runtime = WorkerRuntime(
         store=container.store,
-        worker_id=new_worker_id(),
+        worker_id=worker_id,
         catalog=container.catalog,
         model_files=container.model_files,
-        engines=EngineRegistry(container.catalog, container.model_files),
+        engines=EngineRegistry(container.catalog, container.model_files, listener=recorder),
         hub_url=settings.hub_url,
         media=container.media,
         dispatcher=container.jobs.dispatcher,
@@ -171,6 +173,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
             report=metrics_report(container.append_seconds, runtime.engines),
         )
     finally:
+        if runtime.engines is not None:
+            runtime.engines.close()  # each unload is recorded: no model stays "loaded" on a stopped worker
         if relay is not None:
             relay.stop()
         container.engine.dispose()

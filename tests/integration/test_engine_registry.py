@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from app.bootstrap import Container
 from domain.catalog import BUILTIN, find_variant
+from domain.models import model_stream_id
 from workers.engines.model_files import ModelFileError, ModelFiles
 from workers.engines.registry import EngineRegistry
+from workers.model_jobs import LoadRecorder
 
 BUNDLED = [variant.id for variant in BUILTIN if variant.source == "bundled"]
 
@@ -78,3 +81,36 @@ def test_a_local_model_directory_from_the_catalog_file_loads_in_place(
     assert engine is not None
     local_registry.unload(mine.id)
     assert files.delete(mine) == 0 and on_disk.exists()
+
+
+def test_every_load_and_unload_is_recorded_in_the_models_stream(container: Container) -> None:
+    """Whatever loads an engine (here: a job's ``get``), the model's stream says which worker
+    holds it, so the Models page shows it loaded; unloading (a request, a stopping worker) says so."""
+    recorder = LoadRecorder(container.store, "worker-a", container.model_files)
+    registry = EngineRegistry(BUILTIN, container.model_files, listener=recorder)
+    variant = find_variant("Silero-VAD")
+    assert variant is not None
+    registry.get(variant)
+    registry.get(variant)  # already loaded: nothing more to record
+    view = container.models.view(variant.id)
+    assert view.state.loaded_on == {"worker-a"} and view.state.status == "ready"
+    registry.close()
+    assert container.models.view(variant.id).state.loaded_on == frozenset()
+    types = [e.type for e in container.store.read_stream(model_stream_id(variant.id))]
+    assert types == ["model.loaded", "model.unloaded"]
+
+
+class BrokenListener:
+    def engine_loaded(self, variant: object, seconds: float) -> None:
+        raise ConnectionError("the database is away")
+
+    def engine_unloaded(self, variant_id: str) -> None:
+        raise ConnectionError("the database is away")
+
+
+def test_a_listener_that_fails_never_fails_the_load(tmp_path: Path) -> None:
+    registry = EngineRegistry(BUILTIN, ModelFiles(tmp_path), listener=BrokenListener())
+    variant = find_variant("Silero-VAD")
+    assert variant is not None
+    assert registry.get(variant) is registry.get(variant)
+    assert registry.unload(variant.id)

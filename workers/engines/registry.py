@@ -1,4 +1,5 @@
-"""Engines load lazily, once per worker process, and unload on request."""
+"""Engines load lazily, once per worker process, and unload on request; a listener hears of
+every load and unload, whatever caused it (a job, a warm-up, a load request)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from domain.catalog import Catalog, ModelVariant
 from workers.engines.model_files import ModelFileError, ModelFiles
@@ -36,8 +37,17 @@ def _engine_class(engine: str) -> Any:
     return getattr(importlib.import_module(module_name), class_name)
 
 
+class EngineListener(Protocol):
+    def engine_loaded(self, variant: ModelVariant, seconds: float) -> None: ...
+
+    def engine_unloaded(self, variant_id: str) -> None: ...
+
+
 class EngineRegistry:
-    def __init__(self, catalog: Catalog, model_files: ModelFiles) -> None:
+    def __init__(
+        self, catalog: Catalog, model_files: ModelFiles, listener: EngineListener | None = None
+    ) -> None:
+        self.listener = listener
         self.catalog = catalog
         self.model_files = model_files
         self._engines: dict[str, Any] = {}
@@ -67,9 +77,11 @@ class EngineRegistry:
             started = time.perf_counter()
             path = self.prepare(variant)
             engine = _engine_class(variant.engine).load(path, model_id=variant.id)
-            log.info("loaded %s in %.2fs", variant.id, time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            log.info("loaded %s in %.2fs", variant.id, seconds)
             with self._lock:
                 self._engines[variant.id] = engine
+            self._tell("engine_loaded", variant, seconds)
             return engine
 
     def is_loaded(self, variant_id: str) -> bool:
@@ -89,7 +101,17 @@ class EngineRegistry:
         del engine
         gc.collect()
         log.info("unloaded %s", variant_id)
+        self._tell("engine_unloaded", variant_id)
         return True
+
+    def _tell(self, what: str, *args: Any) -> None:
+        """The listener hears of it; its failure (a database away) never fails the load."""
+        if self.listener is None:
+            return
+        try:
+            getattr(self.listener, what)(*args)
+        except Exception:
+            log.exception("could not record that %s happened for %s", what, args[0])
 
     def close(self) -> None:
         for variant_id in self.loaded():
