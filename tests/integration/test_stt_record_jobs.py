@@ -379,3 +379,23 @@ def test_speaker_attributed_asr_resumes_with_the_speakers_it_found(
     assert len({e.event_id for e in events}) == len(events)
     attributed = SpeakersAttributed.model_validate(one(events, "speakers_attributed"))
     assert word_error_rate(RIGHT_SENTENCE, attributed.turns[-1].text or "") <= 0.2
+
+
+def test_speaker_attributed_asr_of_the_overlapping_mix(container: Container, worker: Callable) -> None:
+    """The mono mix, one sentence inside the other: the default diarizer hears two voices at once
+    (its turns overlap), the stretch where they overlap is decoded as the interrupting speaker's,
+    and the words after it, where one voice is left, go to the speaker who outlasts the overlap."""
+    worker()
+    mix = np.mean(np.stack([decode_audio(STEREO, channel=0), decode_audio(STEREO, channel=1)]), axis=0)
+    audio = encode_audio(mix.astype(np.float32), SAMPLE_RATE, "wav")
+    stream_id = submit_record(container, audio, job_kind="speaker_attributed_asr")
+    events = wait_for_terminal(container, stream_id)
+    found = SpeakersFound.model_validate(one(events, "speakers_found"))
+    assert found.speakers == ["SPEAKER_00", "SPEAKER_01"]
+    first, second = ([turn for turn in found.turns if turn.speaker == speaker] for speaker in found.speakers)
+    assert any(a.start < b.end and b.start < a.end for a in first for b in second)  # both at once
+    last = max(found.turns, key=lambda turn: turn.end)
+    attributed = SpeakersAttributed.model_validate(one(events, "speakers_attributed"))
+    closing = {"vanished", "behind", "curtain", "left"}
+    owners = {turn.speaker for turn in attributed.turns if closing & set(normalize(turn.text or ""))}
+    assert owners == {last.speaker}, attributed.turns
