@@ -15,6 +15,8 @@ import numpy as np
 import numpy.typing as npt
 
 Audio = npt.NDArray[np.float32]
+FloatArray = npt.NDArray[np.float32]
+"""Any float32 array an engine computes (features, embeddings, scores); ``Audio`` is samples."""
 SAMPLE_RATE = 16_000
 CACHE_DIR_ENV = "SAUTI_CACHE_DIR"
 """Where engines keep their caches (numba's compiled functions); a worker sets it to ``<data dir>/cache``."""

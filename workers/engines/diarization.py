@@ -36,6 +36,7 @@ from workers.engines.base import (
     SAMPLE_RATE,
     Audio,
     CapabilityError,
+    FloatArray,
     SpeakerEmbedder,
     SpeakerTurn,
     SpeechSpan,
@@ -47,7 +48,6 @@ Progress = Callable[[str, float], None]
 SampleReader = Callable[[int, int], Audio]
 """Samples ``[first, last)`` of a recording (a slice of an array, or a read from a file)."""
 
-FloatArray = npt.NDArray[np.float32]
 
 WEIGHTS_FILE = "pretrained.pt"
 TARGET_DBFS = -30.0

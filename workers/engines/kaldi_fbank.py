@@ -7,9 +7,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from workers.engines.base import SAMPLE_RATE, Audio
-
-FloatArray = npt.NDArray[np.float32]
+from workers.engines.base import SAMPLE_RATE, Audio, FloatArray
 
 FBANK_BINS = 80
 FRAME_LENGTH = 400

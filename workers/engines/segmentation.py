@@ -12,10 +12,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from workers.engines.base import SAMPLE_RATE
+from workers.engines.base import SAMPLE_RATE, FloatArray
 from workers.engines.diarization import Progress, SampleReader
-
-FloatArray = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True)

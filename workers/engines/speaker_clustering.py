@@ -23,7 +23,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-FloatArray = npt.NDArray[np.float32]
+from workers.engines.base import FloatArray
+
 Labels = npt.NDArray[np.int64]
 Points = npt.NDArray[np.float64]
 
