@@ -14,6 +14,7 @@ its duration is theirs. Storing it again after a crash writes the same content-a
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -185,6 +186,54 @@ def _store_record_audio(chunks: list[SpeechChunkSynthesized], sample_rate: int) 
     }
 
 
+def _synthesize_remaining(
+    run: JobRun, synthesis: Synthesis, sentences: list[str], audio_format: str | None
+) -> None:
+    """Synthesize the sentences not yet recorded, each recorded as a chunk (its media, fsynced,
+    and its event) in order.
+
+    The first chunk, the one a listener waits for, is recorded at once. Later ones are recorded on
+    a thread of their own while the next sentence is synthesized, so the engine does not wait for
+    the disk. The run is touched by one thread at a time: the cancellation check between sentences
+    waits for the chunk being recorded.
+    """
+    media = runtime.media()
+    done = {event.data["sequence"] for event in run.kind_events(SpeechChunkSynthesized.verb)}
+    remaining = [(index, sentence) for index, sentence in enumerate(sentences) if index not in done]
+
+    def record(index: int, sentence: str, samples: Audio, sample_rate: int, generation_ms: float) -> None:
+        chunk = SpeechChunkSynthesized(
+            sequence=index,
+            text=sentence,
+            media=media.put(samples.astype("<f4").tobytes()),
+            sample_format=SAMPLE_FORMAT,
+            sample_rate=sample_rate,
+            sample_count=int(samples.size),
+            generation_ms=round(generation_ms, 2),
+            is_final=index == len(sentences) - 1,
+            encoded=_encoded(samples, sample_rate, audio_format) if audio_format else None,
+        )
+        run.append(chunk, index)
+
+    run.checkpoint()
+    pending: Future[None] | None = None
+    # Leaving the block waits for the chunk being recorded, so nothing else touches the run first.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="speech-chunks") as recorder:
+        for count, (index, sentence) in enumerate(remaining):
+            started = time.perf_counter()
+            samples, sample_rate = synthesis.speak(sentence)
+            generation_ms = (time.perf_counter() - started) * 1000
+            if count == 0:
+                record(index, sentence, samples, sample_rate, generation_ms)
+                continue
+            if pending is not None:
+                pending.result()
+            run.checkpoint()
+            pending = recorder.submit(record, index, sentence, samples, sample_rate, generation_ms)
+        if pending is not None:
+            pending.result()
+
+
 @job_actor(SPEECH)
 def synthesize_speech(run: JobRun) -> dict[str, Any]:
     params = job_params(SPEECH, run)
@@ -196,29 +245,9 @@ def synthesize_speech(run: JobRun) -> dict[str, Any]:
     synthesis = Synthesis(engine, variant, params)
     synthesis.check()
     plan = _plan(run, params, engine, len(sentences))
-    media = runtime.media()
-    done = {event.data["sequence"] for event in run.kind_events(SpeechChunkSynthesized.verb)}
     compressed = params.audio_format in COMPRESSED_FORMATS
-    encode_chunks = compressed and params.stream
-    for index, sentence in enumerate(sentences):
-        if index in done:
-            continue
-        run.checkpoint()
-        started = time.perf_counter()
-        samples, sample_rate = synthesis.speak(sentence)
-        generation_ms = (time.perf_counter() - started) * 1000
-        chunk = SpeechChunkSynthesized(
-            sequence=index,
-            text=sentence,
-            media=media.put(samples.astype("<f4").tobytes()),
-            sample_format=SAMPLE_FORMAT,
-            sample_rate=sample_rate,
-            sample_count=int(samples.size),
-            generation_ms=round(generation_ms, 2),
-            is_final=index == len(sentences) - 1,
-            encoded=_encoded(samples, sample_rate, params.audio_format) if encode_chunks else None,
-        )
-        run.append(chunk, index)
+    chunk_format = params.audio_format if compressed and params.stream else None
+    _synthesize_remaining(run, synthesis, sentences, chunk_format)
     chunks = [
         SpeechChunkSynthesized.model_validate(e.data) for e in run.kind_events(SpeechChunkSynthesized.verb)
     ]

@@ -17,6 +17,7 @@ from eventstore.base import RecordedEvent
 from tests.integration.conftest import (
     finish_after_restart,
     stop_worker_mid_job,
+    wait_for_events,
     wait_for_terminal,
 )
 from tests.wer import word_error_rate
@@ -170,6 +171,27 @@ def test_a_job_redelivered_after_a_crash_resumes_without_duplicating_chunks(
     assert sorted(path.name for path in stored) == sorted(c.media for c in chunks)
     result = events[-1].data["result"]
     assert result["chunk_count"] == 12 and result["sample_count"] == sum(c.sample_count for c in chunks)
+
+
+def test_a_cancel_stops_between_sentences_with_every_recorded_chunk_kept(
+    container: Container, worker: Callable[[], dramatiq.Worker]
+) -> None:
+    """A chunk is recorded while the next sentence is synthesized; a cancel is honoured after the
+    chunk in flight is recorded, so the chunks run 0…k-1 with their audio and none follows."""
+    worker()
+    stream_id = submit(container, LONG_TEXT)
+    wait_for_events(container, stream_id, lambda events: len(chunks_of(events)) >= 2)
+    container.jobs.request_cancel(stream_id)
+    events = wait_for_terminal(container, stream_id)
+
+    types = [e.type for e in events]
+    assert types[-1] == "speech.cancelled"
+    chunks = chunks_of(events)
+    assert [c.sequence for c in chunks] == list(range(len(chunks))) and 2 <= len(chunks) < 12
+    assert types.index("speech.cancel_requested") > types.index(CHUNK)
+    assert CHUNK not in types[types.index("speech.cancelled") :]
+    for chunk in chunks:
+        assert len(container.media.read(chunk.media)) == 4 * chunk.sample_count
 
 
 def test_a_compressed_format_is_encoded_by_the_worker_not_the_web_process(
