@@ -152,7 +152,7 @@ def bootstrap(settings: Settings) -> Container:
         models=ModelService(
             store,
             catalog,
-            lambda variant: model_files.is_present(variant) or model_files.bundle_available(variant),
+            lambda variant: model_files.bundle_available(variant) or model_files.is_present(variant),
             dispatcher,
             model_files.delete,
         ),

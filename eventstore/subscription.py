@@ -2,7 +2,9 @@
 
 The hub follows the store by global position. It wakes on a doorbell ring (or every
 ``poll_seconds`` as a safety net), reads what is new in a worker thread (no transaction is
-held while waiting) and hands each batch to every subscriber's queue.
+held while waiting) and hands each batch to every subscriber's queue. With nobody subscribed it
+only moves its position to the store's head, at most once a poll, so that a first subscriber's
+live events start near the head.
 
 A subscriber registers its queue *before* catching up from the store, then drops anything
 at or below the last position it yielded: every event after ``after_position`` arrives
@@ -15,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import time
 from collections.abc import AsyncGenerator
 
 from eventstore.base import EventFilter, EventStore, RecordedEvent
@@ -54,6 +58,7 @@ class EventHub:
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = False
+        self._skipped_at = -math.inf
 
     @property
     def subscribers(self) -> int:
@@ -107,6 +112,8 @@ class EventHub:
         while True:
             try:
                 await self._wait()
+                if not self._queues and self._skip_is_recent():
+                    continue  # every commit rings: with nobody listening, catch up once a poll
                 if not self._queues and await self._skip_to_head():
                     continue
                 while batch := await asyncio.to_thread(self.store.read_all, self.position, self.batch_size):
@@ -120,6 +127,9 @@ class EventHub:
                 log.exception("event hub read failed; retrying")
                 await asyncio.sleep(self.poll_seconds)
 
+    def _skip_is_recent(self) -> bool:
+        return time.monotonic() - self._skipped_at < self.poll_seconds
+
     async def _skip_to_head(self) -> bool:
         """With nobody subscribed, move to the store's head without reading the events; False
         when a subscriber came meanwhile (its catch-up read may predate the head just read, so
@@ -128,6 +138,7 @@ class EventHub:
         if self._queues:
             return False
         self.position = max(self.position, head)
+        self._skipped_at = time.monotonic()
         return True
 
     def _fan_out(self, batch: list[RecordedEvent]) -> None:

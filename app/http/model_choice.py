@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from app.bootstrap import Container
 from app.http.errors import ApiError
 from domain.capabilities import Capability
@@ -51,7 +49,8 @@ async def resolve_model(
             f"Model {variant.id} does not support {what}. Models that can: {_able(container, capability)}.",
             param=param,
         )
-    if not await asyncio.to_thread(container.models.files_present, variant):
+    # A few stat calls (a bundle is looked up once per process): cheaper here than a thread hop.
+    if not container.models.files_present(variant):
         raise ApiError(
             400,
             f"Model {variant.id} is not downloaded: POST /v1/admin/models/{variant.id}/download first.",

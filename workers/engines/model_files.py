@@ -182,6 +182,9 @@ class ModelFiles:
 
     def __init__(self, models_dir: Path) -> None:
         self.models_dir = models_dir
+        # Installed packages do not change under a running process: a bundle found once is
+        # not looked for again on every request that names it.
+        self._bundles_found: set[str] = set()
 
     def directory(self, variant: ModelVariant) -> Path:
         return self.models_dir / variant.id
@@ -209,6 +212,8 @@ class ModelFiles:
 
     def bundle_available(self, variant: ModelVariant) -> bool:
         """Every package part of a bundled variant is installed."""
+        if variant.id in self._bundles_found:
+            return True
         try:
             if variant.in_package is not None:
                 locate_any(variant.in_package)
@@ -217,7 +222,10 @@ class ModelFiles:
                     locate(part)
         except ModelFileError:
             return False
-        return variant.source == "bundled"
+        if variant.source != "bundled":
+            return False
+        self._bundles_found.add(variant.id)
+        return True
 
     def materialize(self, variant: ModelVariant) -> Path:
         """Make a bundled variant's files present and verified; return what the engine loads."""
