@@ -19,6 +19,7 @@ from app.projections.media_refs import MediaReferencesProjection
 from app.projections.saved_voices import SavedVoicesProjection
 from app.projections.speech_records import SpeechRecordsProjection
 from app.projections.stt_records import SttRecordsProjection
+from app.projections.studio import StudioFoldersProjection, StudioProjectsProjection, StudioRendersProjection
 from app.settings import Settings
 from domain.catalog import Catalog, CatalogError
 from domain.telemetry import APPEND_SECONDS, Histogram
@@ -62,6 +63,9 @@ def build_projections() -> ProjectionRegistry:
             SavedVoicesProjection(),
             SpeechRecordsProjection(),
             MediaObjectsProjection(),
+            StudioFoldersProjection(),
+            StudioProjectsProjection(),
+            StudioRendersProjection(),
         ]
     )
 

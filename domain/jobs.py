@@ -133,6 +133,9 @@ VOICE_STATUSES: dict[JobStatus, str] = {
     "retrying": "processing",
 }
 """A saved voice is ``processing`` until its transcript is found."""
+RENDER_STATUSES: dict[JobStatus, str] = {**JOB_STATUSES, "requested": "queued", "retrying": "queued"}
+"""Studio render jobs show the contract's queued, running, completed, failed, cancelled (and
+``stale``, which a completed render becomes once its project changes: ``domain.studio_renders``)."""
 
 
 def status_after(event: DomainEvent) -> JobStatus | None:

@@ -20,6 +20,8 @@ MEDIA_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
     # A speech job's sentence, and a speech record's whole audio.
     "chunk_synthesized": (("media",),),
     "completed": (("result", "audio"),),
+    # A Studio segment's rendered audio, recorded in its project's stream.
+    "segment_audio_rendered": (("media",),),
     # A saved voice's reference audio (one whose transcript came with it; the others are jobs).
     "saved": (("audio",),),
     # A media path's object (``/v1/media``).

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from domain.catalog import ModelVariant
+from domain.sentences import split_sentences
 from domain.speech import (
     COMPRESSED_FORMATS,
     SAMPLE_FORMAT,
@@ -35,7 +36,7 @@ from workers import runtime
 from workers.actors import job_actor, job_model, job_params
 from workers.engines.audio import AudioDecodeError, decode_audio, encode_audio
 from workers.engines.base import SAMPLE_RATE, Audio, CapabilityError, SpeechSynthesizer
-from workers.engines.tts_piper import DEFAULT_VOICE, split_sentences
+from workers.engines.tts_piper import DEFAULT_VOICE
 from workflows.jobs import JobInputError, JobRun
 
 # Fields an engine's ValueError may name first ("speed must be…", "reference_text … is required").
@@ -134,7 +135,7 @@ def _reference_audio(digest: str) -> Audio:
         raise JobInputError(str(error), param="reference_audio") from error
 
 
-def _engine(variant: ModelVariant) -> SpeechSynthesizer:
+def speech_engine(variant: ModelVariant) -> SpeechSynthesizer:
     try:
         engine: SpeechSynthesizer = runtime.engines().get(variant)
     except CapabilityError as error:
@@ -241,7 +242,7 @@ def synthesize_speech(run: JobRun) -> dict[str, Any]:
     sentences = [sentence for sentence in split_sentences(params.input) if is_speakable(sentence)]
     if not sentences:
         raise JobInputError("`input` has nothing to speak: it holds no letters or digits.", param="input")
-    engine = _engine(variant)
+    engine = speech_engine(variant)
     synthesis = Synthesis(engine, variant, params)
     synthesis.check()
     plan = _plan(run, params, engine, len(sentences))

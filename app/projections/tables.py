@@ -194,3 +194,54 @@ media_objects = Table(
 )
 Index("ix_media_objects_position", media_objects.c.created_position)
 Index("ix_media_objects_path", media_objects.c.path, unique=True)
+
+# Studio (docs/studio.md): folders, projects and render jobs, one row each, for the lists. A
+# project's segments, pronunciations and snapshots are folded from its stream when it is read.
+studio_folders = Table(
+    "studio_folders",
+    metadata,
+    Column("stream_id", String(200), primary_key=True),
+    Column("id", String(100), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("created_position", Integer, nullable=False),
+    Column("last_position", Integer, nullable=False),
+)
+Index("ix_studio_folders_position", studio_folders.c.created_position)
+
+studio_projects = Table(
+    "studio_projects",
+    metadata,
+    Column("stream_id", String(200), primary_key=True),
+    Column("id", String(100), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("folder_id", String(100), nullable=True),
+    Column("model", String(200), nullable=False),
+    Column("segment_count", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("created_position", Integer, nullable=False),
+    Column("last_position", Integer, nullable=False),
+)
+Index("ix_studio_projects_position", studio_projects.c.created_position)
+Index("ix_studio_projects_folder", studio_projects.c.folder_id, studio_projects.c.created_position)
+
+studio_renders = Table(
+    "studio_renders",
+    metadata,
+    Column("stream_id", String(200), primary_key=True),
+    Column("id", String(100), nullable=False),
+    Column("project_id", String(100), nullable=False),
+    Column("project_version", Integer, nullable=False),
+    Column("segment_ids", Text, nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("progress", Float, nullable=False),
+    Column("result", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("created_position", Integer, nullable=False),
+    Column("last_position", Integer, nullable=False),
+)
+Index("ix_studio_renders_project", studio_renders.c.project_id, studio_renders.c.created_position)

@@ -15,6 +15,7 @@ import pytest
 import soxr
 
 from domain.catalog import find_variant
+from domain.sentences import split_sentences
 from tests.wer import word_error_rate
 from workers.engines.base import Audio, AudioChunk, CapabilityError, CompletionChunk, CompletionRequest
 from workers.engines.llm import LlamaEngine
@@ -22,7 +23,7 @@ from workers.engines.model_files import ModelFiles
 from workers.engines.text_embedding import SentenceEmbedder
 from workers.engines.tts_espeak import EspeakEngine
 from workers.engines.tts_f5 import F5TtsEngine
-from workers.engines.tts_piper import PiperEngine, split_sentences
+from workers.engines.tts_piper import PiperEngine
 
 QWEN = "Qwen2.5-Coder-0.5B-Instruct-GGUF"
 SMOLLM2 = "SmolLM2-135M-Instruct-GGUF"

@@ -129,6 +129,8 @@ def test_every_route_family_is_served() -> None:
         "preferences",
         "speech",
         "speech_records",
+        "studio",
+        "studio_renders",
         "stt_records",
         "transcriptions",
         "voices",

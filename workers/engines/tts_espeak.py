@@ -15,9 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from domain.sentences import split_sentences
 from workers.engines.base import AudioChunk, CapabilityError
 from workers.engines.bundled_paths import espeak_data_dir, espeak_library
-from workers.engines.tts_piper import check_speed, split_sentences
+from workers.engines.tts_piper import check_speed
 
 DEFAULT_VOICE = "en"
 DEFAULT_RATE_WPM = 175

@@ -26,8 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from domain.sentences import split_sentences
 from workers.engines.base import SAMPLE_RATE, Audio, AudioChunk, CapabilityError
-from workers.engines.tts_piper import check_speed, split_sentences
+from workers.engines.tts_piper import check_speed
 
 CAPABILITY = "reference-voice cloning"
 DEFAULT_ARCHITECTURE = "F5TTS_v1_Base"

@@ -1,0 +1,1 @@
+"""Studio: long-form projects, their segments, renders and exports (docs/studio.md)."""

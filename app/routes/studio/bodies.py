@@ -1,0 +1,171 @@
+"""Studio request bodies: each field read by its ``domain.fields`` reader, so an invalid one is a
+400 naming it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+
+from app.http.request_body import BodyModel
+from domain import fields as read
+from domain.fields import FieldError, Passed
+from domain.studio import (
+    MAX_META_CHARS,
+    MAX_NAME_CHARS,
+    MAX_PAUSE_MS,
+    MAX_PROJECT_CHARS,
+    MAX_SEGMENT_CHARS,
+    MAX_SPEED,
+    MIN_SPEED,
+)
+
+Name = Annotated[str | None, read.text(strip=True, max_chars=MAX_NAME_CHARS)]
+Speed = Annotated[float | None, read.number(MIN_SPEED, MAX_SPEED)]
+Pause = Annotated[int | None, read.integer(0)]
+Text = Annotated[str | None, read.text(max_chars=MAX_SEGMENT_CHARS)]
+OptionalId = Annotated[str | None, read.text(strip=True)]
+
+
+def _pause(value: Any, name: str) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool) and value > MAX_PAUSE_MS:
+        raise FieldError(f"`{name}` must be at most {MAX_PAUSE_MS} ms.", name)
+    return value
+
+
+class FolderBody(BodyModel):
+    """A folder: its `name`."""
+
+    requires = ("name",)
+    name: Name = Field(None, description="What to call the folder.", examples=["Audiobooks"])
+
+
+class SegmentFields(BodyModel):
+    """A segment's settings; null or absent takes the project's."""
+
+    voice: OptionalId = Field(None, description="The voice for this segment.")
+    model: OptionalId = Field(None, description="The TTS model for this segment.")
+    speed: Speed = Field(None, description=f"Speaking speed, {MIN_SPEED} to {MAX_SPEED}.")
+    pause_after_ms: Pause = Field(None, description=f"Silence after the segment, 0 to {MAX_PAUSE_MS} ms.")
+
+    @field_validator("pause_after_ms")
+    @classmethod
+    def _bounded(cls, value: Any) -> Any:
+        return _pause(value, "pause_after_ms")
+
+
+class ProjectSettingsBody(BodyModel):
+    """The project's settings that a PATCH may change (each optional)."""
+
+    name: Name = Field(None, description="The project's name.", examples=["Chapter one"])
+    folder_id: OptionalId = Field(None, description="The folder it is in (null: none).")
+    model: OptionalId = Field(None, description="The project's TTS model (a Studio-capable one).")
+    voice: OptionalId = Field(None, description="The project's voice.")
+    speed: Speed = Field(None, description=f"Speaking speed, {MIN_SPEED} to {MAX_SPEED}.")
+    pause_after_ms: Pause = Field(None, description="Silence after each segment by default.")
+
+    @field_validator("pause_after_ms")
+    @classmethod
+    def _bounded(cls, value: Any) -> Any:
+        return _pause(value, "pause_after_ms")
+
+
+class ProjectBody(ProjectSettingsBody):
+    """A new project: `name` and its `text` (split into segments: paragraphs, then sentences where a
+    paragraph is long), or `segments` given one by one; `model` defaults to the default TTS model."""
+
+    requires = ("name",)
+    text: Annotated[str | None, read.text(max_chars=MAX_PROJECT_CHARS)] = Field(
+        None, description="The whole text; blank lines separate paragraphs."
+    )
+    segments: Annotated[list[dict[str, Any]] | None, Passed] = Field(
+        None,
+        description="Segments one by one: `text`, optional `voice`, `model`, `speed`, `pause_after_ms`.",
+    )
+    meta: Annotated[dict[str, Any] | None, Passed] = Field(
+        None, description="Your own metadata (author, language, notes…)."
+    )
+
+
+class MetaBody(BodyModel):
+    """The project's metadata: the fields given replace those of the same name (null removes one)."""
+
+    meta: Annotated[dict[str, Any] | None, Passed] = Field(
+        None, description="Fields to set; null removes one."
+    )
+
+
+class NewSegmentsBody(SegmentFields):
+    """New segments: `text` (split as a project's is) after `after_segment_id` or at `index`."""
+
+    requires = ("text",)
+    text: Annotated[str | None, read.text(max_chars=MAX_PROJECT_CHARS)] = Field(
+        None, description="The text.", examples=["A new paragraph to read."]
+    )
+    after_segment_id: OptionalId = Field(None, description="Insert after this segment.")
+    index: Annotated[int | None, read.integer(0)] = Field(None, description="Insert at this index.")
+
+
+class SegmentEditBody(SegmentFields):
+    """A segment's edit: only the fields sent change (null sets a setting back to the project's)."""
+
+    text: Text = Field(None, description="The segment's text.")
+
+
+class SplitBody(BodyModel):
+    requires = ("offset",)
+    offset: Annotated[int | None, read.integer(0)] = Field(
+        None, description="A character offset in the text.", examples=[12]
+    )
+
+
+class SegmentIdsBody(BodyModel):
+    requires = ("segment_ids",)
+    segment_ids: Annotated[list[str] | None, Passed] = Field(
+        None, description="Segment ids.", examples=[["3f2a…", "9c1b…"]]
+    )
+
+
+class PronunciationBody(BodyModel):
+    """Say `replacement` wherever `term` is written."""
+
+    requires = ("term", "replacement")
+    term: Annotated[str | None, read.text(strip=True, max_chars=200)] = Field(None, examples=["Sauti"])
+    replacement: Annotated[str | None, read.text(strip=True, max_chars=400)] = Field(
+        None, examples=["sah-oo-tee"]
+    )
+    whole_word: Annotated[bool | None, read.flag()] = Field(
+        None, description="Match whole words only (default true)."
+    )
+    case_sensitive: Annotated[bool | None, read.flag()] = Field(
+        None, description="Match case (default false)."
+    )
+
+
+class SnapshotBody(BodyModel):
+    """A snapshot of the project as it is now: its `name` (optional)."""
+
+    optional = True
+    name: Name = Field(None, description="What to call the snapshot.")
+
+
+class RenderBody(BodyModel):
+    """A render job: every segment, or `segment_ids` only."""
+
+    optional = True
+    segment_ids: Annotated[list[str] | None, Passed] = Field(None, description="Only these segments.")
+
+
+class RenderChangeBody(BodyModel):
+    """Cancel a render job: `status: "cancelled"` (or `action: "cancel"`)."""
+
+    status: OptionalId = Field(None, description='"cancelled" cancels the job.')
+    action: OptionalId = Field(None, description='"cancel" cancels the job.')
+
+
+def meta_size_check(meta: dict[str, Any]) -> dict[str, Any]:
+    import json
+
+    if len(json.dumps(meta)) > MAX_META_CHARS:
+        raise FieldError(f"`meta` must be at most {MAX_META_CHARS} characters as JSON.", "meta")
+    return meta

@@ -1,0 +1,229 @@
+"""Studio render jobs and exports: ``…/render-jobs`` (each a ``render-<id>`` job stream, listed
+from the ``studio_renders`` read model), ``…/segments/{id}/render`` and ``…/audio``, streamed
+from the media store a segment at a time (a project of an hour is never held in memory)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import struct
+from collections.abc import AsyncIterator
+from typing import Any
+
+import numpy as np
+from quart import Blueprint, Response, jsonify, request
+from sqlalchemy import Engine, select
+
+from app.http.errors import ApiError
+from app.http.job_follow import JobFollower
+from app.http.request_body import receive_body, request_body
+from app.projections.tables import studio_renders
+from app.routes.studio.bodies import RenderBody, RenderChangeBody
+from app.routes.studio.projects import container, read_project
+from domain.fields import FieldError, choice
+from domain.studio import BASE_URL, Project
+from domain.studio_renders import (
+    EXPORT_FORMATS,
+    STALE,
+    STUDIO_RENDER,
+    ExportLayout,
+    MixedSampleRates,
+    NotRendered,
+    RenderParams,
+    export_layout,
+    selected,
+)
+from eventstore.db import read_transaction
+from eventstore.media import MediaStore
+
+blueprint = Blueprint("studio_renders", __name__)
+PROJECT = f"{BASE_URL}/projects/<project_id>"
+READ_BLOCK_SAMPLES = 1 << 18
+
+
+async def _project(project_id: str) -> Project:
+    return (await asyncio.to_thread(read_project, container(), project_id))[0]
+
+
+def _render_json(row: dict[str, Any], project: Project) -> dict[str, Any]:
+    status = row["status"]
+    if status == "completed" and project.version > row["project_version"]:
+        status = STALE
+    return {
+        "id": row["id"],
+        "object": "studio.render_job",
+        "project_id": row["project_id"],
+        "project_version": row["project_version"],
+        "segment_ids": json.loads(row["segment_ids"]) if row["segment_ids"] else None,
+        "status": status,
+        "progress": row["progress"],
+        "result": json.loads(row["result"]) if row["result"] else None,
+        "error": row["error"],
+        "created_at": int(row["created_at"]),
+        "updated_at": int(row["updated_at"]),
+        "events_url": f"/v1/streams/{STUDIO_RENDER.stream_id(row['id'])}/events",
+    }
+
+
+def _renders(engine: Engine, project_id: str, job_id: str | None = None) -> list[dict[str, Any]]:
+    query = select(studio_renders).where(studio_renders.c.project_id == project_id)
+    if job_id is not None:
+        query = query.where(studio_renders.c.id == job_id)
+    query = query.order_by(studio_renders.c.created_position.desc()).limit(500)
+    with read_transaction(engine) as connection:
+        return [dict(row) for row in connection.execute(query).mappings()]
+
+
+async def _render_row(project_id: str, job_id: str) -> dict[str, Any]:
+    rows = await asyncio.to_thread(_renders, container().engine, project_id, job_id)
+    if not rows:
+        raise ApiError(404, f"Project {project_id!r} has no render job {job_id!r}.", param="job_id")
+    return rows[0]
+
+
+async def _submit(project: Project, segment_ids: list[str] | None) -> Any:
+    if segment_ids is not None:
+        selected(project, segment_ids)  # unknown ids: 404 before anything is recorded
+    params = RenderParams(
+        project_id=project.id,
+        project_version=project.version,
+        model=project.content.model,
+        segment_ids=tuple(segment_ids) if segment_ids is not None else None,
+    )
+    job_id = await JobFollower.for_request().submit(STUDIO_RENDER, params)
+    row = await _render_row(project.id, job_id.partition("-")[2])
+    response = jsonify(_render_json(row, project))
+    response.status_code = 202
+    return response
+
+
+@blueprint.get(f"{PROJECT}/render-jobs")
+async def list_render_jobs(project_id: str) -> Any:
+    """The project's render jobs, newest first (a completed one whose project changed since is `stale`)."""
+    project = await _project(project_id)
+    rows = await asyncio.to_thread(_renders, container().engine, project_id)
+    return {"object": "list", "data": [_render_json(row, project) for row in rows]}
+
+
+@blueprint.post(f"{PROJECT}/render-jobs")
+@request_body(RenderBody)
+async def create_render_job(project_id: str) -> Any:
+    """Render the project (or `segment_ids`): only segments whose audio does not exist yet are
+    synthesized. Answers 202 with the queued job; follow `events_url` for per-segment progress."""
+    body = (await receive_body(RenderBody)).parse()
+    ids = body.segment_ids
+    if ids is not None and (not isinstance(ids, list) or not ids):
+        raise FieldError("`segment_ids` must be a non-empty list of segment ids.", "segment_ids")
+    return await _submit(await _project(project_id), ids)
+
+
+@blueprint.post(f"{PROJECT}/segments/<segment_id>/render")
+async def render_segment(project_id: str, segment_id: str) -> Any:
+    """Render one segment (a render job of that segment alone). Answers 202 with the job."""
+    project = await _project(project_id)
+    project.segment(segment_id)
+    return await _submit(project, [segment_id])
+
+
+@blueprint.patch(f"{PROJECT}/render-jobs/<job_id>")
+@request_body(RenderChangeBody)
+async def update_render_job(project_id: str, job_id: str) -> Any:
+    """Cancel the job (`status: "cancelled"` or `action: "cancel"`): it stops between segments,
+    keeping every segment rendered so far."""
+    project = await _project(project_id)
+    await _render_row(project_id, job_id)
+    body = (await receive_body(RenderChangeBody)).parse()
+    if body.status != "cancelled" and body.action != "cancel":
+        raise FieldError('Send `status: "cancelled"` (or `action: "cancel"`) to cancel the job.', "status")
+    follower = JobFollower.for_request()
+    follower.cancel(STUDIO_RENDER.stream_id(job_id), "cancelled through the API")
+    return _render_json(await _render_row(project_id, job_id), project)
+
+
+# --- export -------------------------------------------------------------------------------------
+
+
+def _layout(project: Project) -> ExportLayout:
+    raw = request.args.get("segment_ids")
+    ids = [part for part in raw.split(",") if part] if raw else None
+    try:
+        return export_layout(project, selected(project, ids))
+    except NotRendered as error:
+        raise ApiError(409, str(error), param="segment_ids" if ids else None) from error
+    except MixedSampleRates as error:
+        raise ApiError(400, str(error), param="segment_ids") from error
+
+
+def _wav_header(layout: ExportLayout) -> bytes:
+    data = layout.sample_count * 2
+    rate = layout.sample_rate
+    return (
+        b"RIFF"
+        + struct.pack("<I", 36 + data)
+        + b"WAVEfmt "
+        + struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16)
+        + b"data"
+        + struct.pack("<I", data)
+    )
+
+
+def _encoded(samples: np.ndarray, fmt: str) -> bytes:
+    if fmt == "raw_f32":
+        return samples.astype("<f4").tobytes()
+    return (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+
+
+async def _export_body(media: MediaStore, layout: ExportLayout, fmt: str) -> AsyncIterator[bytes]:
+    if fmt == "wav":
+        yield _wav_header(layout)
+    silence_unit = _encoded(np.zeros(1, dtype=np.float32), fmt)
+    for part in layout.parts:
+        path = media.path(part.audio.media)
+        samples = await asyncio.to_thread(np.fromfile, path, dtype="<f4")
+        for start in range(0, samples.size, READ_BLOCK_SAMPLES):
+            yield _encoded(samples[start : start + READ_BLOCK_SAMPLES], fmt)
+        if part.pause_samples:
+            yield silence_unit * part.pause_samples
+
+
+@blueprint.get(f"{PROJECT}/audio")
+async def export_audio(project_id: str) -> Any:
+    """The project's audio (`format`: wav, raw_i16, raw_f32), every segment or `segment_ids=a,b`
+    in that order, with each segment's pause after it; `download=true` asks for an attachment.
+    409 while a segment's current audio is not rendered."""
+    fmt = choice(request.args, "format", EXPORT_FORMATS, "wav")
+    project = await _project(project_id)
+    layout = _layout(project)
+    media = container().media
+    missing = [p.segment_id for p in layout.parts if not media.exists(p.audio.media)]
+    if missing:
+        raise ApiError(409, f"The audio of segments {missing[:5]} is no longer stored: render them again.")
+    content_type = {"wav": "audio/wav"}.get(fmt, "application/octet-stream")
+    response = Response(_export_body(media, layout, fmt), mimetype=content_type)
+    response.headers["X-Sample-Rate"] = str(layout.sample_rate)
+    response.headers["X-Audio-Duration-Secs"] = f"{layout.duration_secs:.4f}"
+    bytes_per_sample = 4 if fmt == "raw_f32" else 2
+    response.headers["Content-Length"] = str(
+        layout.sample_count * bytes_per_sample + (44 if fmt == "wav" else 0)
+    )
+    if request.args.get("download", "").lower() in ("true", "1", "yes"):
+        extension = "wav" if fmt == "wav" else "raw"
+        response.headers.set(
+            "Content-Disposition", "attachment", filename=f"{project.content.name}.{extension}"
+        )
+    return response
+
+
+@blueprint.get(f"{PROJECT}/audio/timeline")
+async def export_timeline(project_id: str) -> Any:
+    """The export's sidecar: each segment's start and end (seconds) in `…/audio` with the same
+    `segment_ids`, usable as chapter marks."""
+    project = await _project(project_id)
+    layout = _layout(project)
+    return {
+        "object": "studio.audio_timeline",
+        "project_id": project.id,
+        "sample_rate": layout.sample_rate,
+        "duration_secs": round(layout.duration_secs, 4),
+        "segments": layout.timeline(),
+    }

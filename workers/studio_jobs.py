@@ -1,0 +1,114 @@
+"""The Studio render actor: synthesize the segments of a project whose audio does not exist yet.
+
+The job renders the project as it was when the render was asked for (``project_version``). Each
+segment's audio is keyed by its spoken text, voice, model and speed (``domain.studio_renders``);
+a key the project already has audio for is reused. Each segment synthesized is stored as a media
+object and recorded in the project's stream as ``studio.segment_audio_rendered``, with an event
+id derived from the project and the key: a job redelivered after a crash finds what it rendered
+before and synthesizes only the rest, and two renders of one key record it once. Progress is
+reported per segment; a cancel is honoured between segments.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from domain.errors import NotFound
+from domain.events import deterministic_event_id
+from domain.speech import SpeechParams
+from domain.studio import CATEGORY as PROJECT_CATEGORY
+from domain.studio import Project, SegmentAudioRendered, content_at, fold
+from domain.studio_renders import (
+    STUDIO_RENDER,
+    RenderResult,
+    render_key,
+    segment_voice,
+    selected,
+)
+from eventstore.base import ANY, EventStore, RecordedEvent
+from workers import runtime
+from workers.actors import job_actor, job_model, job_params
+from workers.speech_jobs import Synthesis, speech_engine
+from workflows.jobs import JobInputError, JobRun, to_new_event
+
+STEP = "segments"
+
+
+def _events(recorded: list[RecordedEvent]) -> list[tuple[str, dict[str, Any], int, float]]:
+    return [(e.type.partition(".")[2], e.data, e.version, e.recorded_at) for e in recorded]
+
+
+def _project(store: EventStore, project_id: str) -> tuple[Project, list[RecordedEvent]]:
+    recorded = store.read_stream(f"{PROJECT_CATEGORY}-{project_id}")
+    project = fold(_events(recorded))
+    if project is None or project.deleted:
+        raise JobInputError(f"Studio project {project_id!r} no longer exists.", param="project_id")
+    return project, recorded
+
+
+def _record_audio(run: JobRun, project_id: str, audio: SegmentAudioRendered) -> None:
+    stream = f"{PROJECT_CATEGORY}-{project_id}"
+    event_id = deterministic_event_id(stream, audio.verb, audio.key)
+    metadata = {**run.metadata, "causation_id": run.message_id, "correlation_id": run.stream_id}
+    run.store.append(stream, [to_new_event(PROJECT_CATEGORY, audio, event_id, metadata)], ANY)
+
+
+@job_actor(STUDIO_RENDER)
+def render_studio_project(run: JobRun) -> dict[str, Any]:
+    params = job_params(STUDIO_RENDER, run)
+    job_model(STUDIO_RENDER, params.model, params)
+    project, recorded = _project(run.store, params.project_id)
+    content = content_at(_events(recorded), params.project_version)
+    as_asked = Project(project.id, content, params.project_version)
+    try:
+        segments = selected(as_asked, params.segment_ids)
+    except NotFound as error:
+        raise JobInputError(str(error), param="segment_ids") from error
+    job_id = run.stream_id.partition("-")[2]
+    known = dict(project.audio)
+    media = runtime.media()
+    syntheses: dict[tuple[str, str | None, float], Synthesis] = {}
+    for done, segment in enumerate(segments, start=1):
+        spoken = segment_voice(content, segment)
+        key = render_key(spoken)
+        if key not in known:
+            run.checkpoint()
+            setting = (spoken.model, spoken.voice, spoken.speed)
+            synthesis = syntheses.get(setting)
+            if synthesis is None:
+                variant = job_model(STUDIO_RENDER, spoken.model, params)
+                speech = SpeechParams(
+                    model=variant.id, input=spoken.text, voice=spoken.voice, speed=spoken.speed
+                )
+                synthesis = syntheses[setting] = Synthesis(speech_engine(variant), variant, speech)
+                synthesis.check()
+            started = time.perf_counter()
+            samples, sample_rate = synthesis.speak(spoken.text)
+            rendered = SegmentAudioRendered(
+                segment_id=segment.id,
+                key=key,
+                media=media.put(samples.astype("<f4").tobytes()),
+                sample_rate=sample_rate,
+                sample_count=int(samples.size),
+                render_job_id=job_id,
+            )
+            _record_audio(run, params.project_id, rendered)
+            known[key] = rendered
+            detail = {"segment_id": segment.id, "done": done, "total": len(segments), "synthesized": True}
+            detail["generation_ms"] = round((time.perf_counter() - started) * 1000, 2)
+        else:
+            detail = {"segment_id": segment.id, "done": done, "total": len(segments), "synthesized": False}
+        run.progress(STEP, round(100 * done / len(segments), 2), detail)
+    keys = [render_key(segment_voice(content, segment)) for segment in segments]
+    ours = tuple(s.id for s, key in zip(segments, keys, strict=True) if known[key].render_job_id == job_id)
+    rate = known[keys[0]].sample_rate if keys else 0
+    total = sum(known[key].sample_count for key in keys)
+    return RenderResult(
+        project_id=params.project_id,
+        project_version=params.project_version,
+        segment_count=len(segments),
+        synthesized=ours,
+        reused=len(segments) - len(ours),
+        duration_secs=round(total / rate, 4) if rate else 0.0,
+    ).model_dump(mode="json")
