@@ -294,3 +294,28 @@ def test_a_cancelled_render_stops_between_segments_and_the_next_renders_only_the
     result = again[-1].data["result"]
     assert len(result["synthesized"]) == len(LONG) - kept and result["reused"] == kept
     assert len(_rendered_events(container, project_id)) == len(LONG)
+
+
+async def test_a_deleted_project_gives_up_its_rendered_audio(
+    client: Client, container: Container, worker: Callable[[], dramatiq.Worker]
+) -> None:
+    from sqlalchemy import select
+
+    from app.projections.tables import media_references
+    from domain.media_refs import RELEASED
+
+    worker()
+    project_id = _project_with(container, LONG[:2])
+    await asyncio.to_thread(wait_for_terminal, container, _submit_render(container, project_id))
+    stream = f"studio-{project_id}"
+    claims = select(media_references.c.digest).where(media_references.c.stream_id == stream)
+
+    def claimed() -> set[str]:
+        with container.engine.connect() as connection:
+            return {digest for (digest,) in connection.execute(claims)}
+
+    assert claimed() == {e.data["media"] for e in _rendered_events(container, project_id)}
+    await _json(await client.delete(f"{PROJECTS}/{project_id}"), 200)
+    assert await asyncio.to_thread(claimed) == {RELEASED}  # the stream claims nothing more
+    await _json(await client.get(f"{PROJECTS}/{project_id}"), 404)
+    assert all(p["id"] != project_id for p in (await _json(await client.get(PROJECTS), 200))["records"])

@@ -253,7 +253,12 @@ async def update_project(project_id: str) -> Any:
 @blueprint.delete(PROJECT)
 async def delete_project(project_id: str) -> Any:
     """Delete the project (its rendered audio is released); its events stay for the audit."""
-    await asyncio.to_thread(change, container(), project_id, lambda project: [ProjectDeleted()])
+
+    def delete() -> None:
+        project, _ = read_project(container(), project_id)
+        append(container(), stream_id(CATEGORY, project_id), [ProjectDeleted()], project.version)
+
+    await asyncio.to_thread(delete)
     return {"id": project_id, "object": "studio.project", "deleted": True}
 
 
