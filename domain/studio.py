@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -326,7 +326,28 @@ def evolve(project: Project | None, verb: str, data: Mapping[str, Any], version:
     return replace(moved, content=_edited(project.content, event))
 
 
-def fold(events: Iterable[tuple[str, Mapping[str, Any], int, float]]) -> Project | None:
+class StoredEvent(Protocol):
+    """What the fold reads of a stored event (the event store's ``RecordedEvent``)."""
+
+    @property
+    def type(self) -> str: ...
+    @property
+    def data(self) -> Mapping[str, Any]: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def recorded_at(self) -> float: ...
+
+
+FoldInput = tuple[str, Mapping[str, Any], int, float]
+
+
+def fold_input(stored: Iterable[StoredEvent]) -> list[FoldInput]:
+    """Stored events as the fold takes them: ``(verb, data, version, recorded_at)``."""
+    return [(e.type.partition(".")[2], e.data, e.version, e.recorded_at) for e in stored]
+
+
+def fold(events: Iterable[FoldInput]) -> Project | None:
     """The project from its events as ``(verb, data, version, recorded_at)``, oldest first."""
     project: Project | None = None
     for verb, data, version, at in events:
@@ -449,7 +470,7 @@ def insert_index(project: Project, after_id: str | None, index: int | None) -> i
     return index
 
 
-def content_at(events: Iterable[tuple[str, Mapping[str, Any], int, float]], version: int) -> ProjectContent:
+def content_at(events: Iterable[FoldInput], version: int) -> ProjectContent:
     """The project's content as of stream version ``version`` (what a snapshot names)."""
     project = fold(event for event in events if event[2] <= version)
     if project is None:

@@ -15,10 +15,10 @@ import time
 from typing import Any
 
 from domain.errors import NotFound
-from domain.events import deterministic_event_id
+from domain.events import deterministic_event_id, stream_id
 from domain.speech import SpeechParams
 from domain.studio import CATEGORY as PROJECT_CATEGORY
-from domain.studio import Project, SegmentAudioRendered, content_at, fold
+from domain.studio import Project, SegmentAudioRendered, content_at, fold, fold_input
 from domain.studio_renders import (
     STUDIO_RENDER,
     RenderResult,
@@ -35,20 +35,16 @@ from workflows.jobs import JobInputError, JobRun, to_new_event
 STEP = "segments"
 
 
-def _events(recorded: list[RecordedEvent]) -> list[tuple[str, dict[str, Any], int, float]]:
-    return [(e.type.partition(".")[2], e.data, e.version, e.recorded_at) for e in recorded]
-
-
 def _project(store: EventStore, project_id: str) -> tuple[Project, list[RecordedEvent]]:
-    recorded = store.read_stream(f"{PROJECT_CATEGORY}-{project_id}")
-    project = fold(_events(recorded))
+    recorded = store.read_stream(stream_id(PROJECT_CATEGORY, project_id))
+    project = fold(fold_input(recorded))
     if project is None or project.deleted:
         raise JobInputError(f"Studio project {project_id!r} no longer exists.", param="project_id")
     return project, recorded
 
 
 def _record_audio(run: JobRun, project_id: str, audio: SegmentAudioRendered) -> None:
-    stream = f"{PROJECT_CATEGORY}-{project_id}"
+    stream = stream_id(PROJECT_CATEGORY, project_id)
     event_id = deterministic_event_id(stream, audio.verb, audio.key)
     metadata = {**run.metadata, "causation_id": run.message_id, "correlation_id": run.stream_id}
     run.store.append(stream, [to_new_event(PROJECT_CATEGORY, audio, event_id, metadata)], ANY)
@@ -59,7 +55,7 @@ def render_studio_project(run: JobRun) -> dict[str, Any]:
     params = job_params(STUDIO_RENDER, run)
     job_model(STUDIO_RENDER, params.model, params)
     project, recorded = _project(run.store, params.project_id)
-    content = content_at(_events(recorded), params.project_version)
+    content = content_at(fold_input(recorded), params.project_version)
     as_asked = Project(project.id, content, params.project_version)
     try:
         segments = selected(as_asked, params.segment_ids)

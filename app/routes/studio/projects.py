@@ -12,7 +12,16 @@ from quart import current_app
 from app.bootstrap import Container, request_metadata
 from domain.errors import NotFound
 from domain.events import DomainEvent, stream_id
-from domain.studio import BASE_URL, CATEGORY, PROJECT_OBJECT, Project, Pronunciation, Segment, fold
+from domain.studio import (
+    BASE_URL,
+    CATEGORY,
+    PROJECT_OBJECT,
+    Project,
+    Pronunciation,
+    Segment,
+    fold,
+    fold_input,
+)
 from domain.studio_renders import render_key, segment_voice
 from eventstore.base import ConcurrencyError, ExpectedVersion, RecordedEvent
 from workflows.jobs import to_new_event
@@ -28,14 +37,10 @@ def project_stream(project_id: str) -> str:
     return stream_id(CATEGORY, project_id)
 
 
-def as_fold_input(recorded: Sequence[RecordedEvent]) -> list[tuple[str, dict[str, Any], int, float]]:
-    return [(e.type.partition(".")[2], e.data, e.version, e.recorded_at) for e in recorded]
-
-
 def read_project(store_container: Container, project_id: str) -> tuple[Project, list[RecordedEvent]]:
     """The project and its events; ``NotFound`` for one that does not exist (or was deleted)."""
     recorded = store_container.store.read_stream(project_stream(project_id))
-    project = fold(as_fold_input(recorded)) if recorded else None
+    project = fold(fold_input(recorded)) if recorded else None
     if project is None or project.deleted:
         raise NotFound(f"No Studio project {project_id!r}.")
     return project, recorded

@@ -32,7 +32,6 @@ from app.routes.studio.bodies import (
 )
 from app.routes.studio.projects import (
     append,
-    as_fold_input,
     change,
     container,
     project_json,
@@ -68,6 +67,7 @@ from domain.studio import (
     check_segment_text,
     content_at,
     delete_segments,
+    fold_input,
     insert_index,
     merge_next,
     reorder,
@@ -479,7 +479,7 @@ def _restore(project_id: str, snapshot_id: str) -> Project:
     def decide(project: Project) -> list[DomainEvent]:
         snapshot = project.snapshot(snapshot_id)
         _latest, recorded = read_project(container(), project_id)
-        content = content_at(as_fold_input(recorded), snapshot.project_version)
+        content = content_at(fold_input(recorded), snapshot.project_version)
         return [ProjectRestored(snapshot_id=snapshot_id, content=content)]
 
     return change(container(), project_id, decide)
