@@ -28,6 +28,8 @@ CHEAP = {"max_tokens": 4, "max_output_tokens": 4}
 SMALL_CHAT = {"model": "SmolLM2-135M-Instruct-GGUF"}
 NO_MODEL_INSTALLED = {"POST /v1/voice-designs", "POST /v1/voice-clones"}
 MEMBER = re.compile(r"^(?P<base>.+)/\{record_id\}")
+STUDIO_PROJECTS = "/v1/studio/projects"
+STUDIO_TEXT = "A first paragraph of the example project.\n\nAnd a second one."
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +73,7 @@ def test_the_example_body_of_every_documented_operation_is_accepted(api: httpx.C
     finally:
         for location in cleanup:
             api.delete(location)
-    assert len(tried) == 27, tried  # 19 operations, 8 of them in two encodings
+    assert len(tried) == 40, tried  # 32 operations, 8 of them in two encodings
 
 
 def _send(
@@ -94,6 +96,30 @@ def _send(
         path = path.replace("{record_id}", record_id)
         if path.endswith("/summary/regenerate"):
             also.update(SMALL_CHAT)
+    given: dict[str, Any] = {}
+    if path.startswith(STUDIO_PROJECTS):
+        also["text"] = STUDIO_TEXT
+        path = _studio_path(api, path, created, given)
     assert "{" not in path, f"{op.name}: no value for its path parameters"
     request = example_request(spec, content_type, schema, audio, also)
+    request.fields.update(given)
     return api.request(op.method.upper(), path, timeout=SLOW, **request.httpx_kwargs())
+
+
+def _studio_path(api: httpx.Client, path: str, created: dict[str, list[str]], given: dict[str, Any]) -> str:
+    """A Studio member path with the example project's ids, and the body fields that must name
+    its segments (``given``, over the documented examples)."""
+    if "{project_id}" not in path:
+        return path
+    project_id = created[STUDIO_PROJECTS][0]
+    ids = [segment["id"] for segment in api.get(f"{STUDIO_PROJECTS}/{project_id}").json()["segments"]]
+    path = path.replace("{project_id}", project_id).replace("{segment_id}", ids[0])
+    if "{job_id}" in path:
+        job = api.post(f"{STUDIO_PROJECTS}/{project_id}/render-jobs", json={}).json()
+        path = path.replace("{job_id}", job["id"])
+        given["status"] = "cancelled"
+    if path.endswith("/segments/reorder"):
+        given["segment_ids"] = ids[::-1]
+    if path.endswith("/segments/bulk-delete"):
+        given["segment_ids"] = ids[-1:]
+    return path
