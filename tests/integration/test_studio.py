@@ -203,6 +203,9 @@ async def test_bad_input_is_refused_naming_the_field_and_nothing_is_written(
     await refused(await client.post(PROJECTS, json={"name": "x", "folder_id": "nope"}), 400, "folder_id")
     await refused(await client.get(f"{base}/audio?format=mp4"), 400, "format")
     await refused(await client.delete(f"{base}/pronunciations/nope"), 404)
+    await refused(await client.get(f"{base}/audio?segment_ids={first['id']},nope"), 404)
+    empty = await _json(await client.post(PROJECTS, json={"name": "Empty", "model": "Piper-Joe-Medium"}), 201)
+    await refused(await client.get(f"{PROJECTS}/{empty['id']}/audio"), 409)
     assert len(container.store.read_stream(f"studio-{project_id}")) == version
 
 

@@ -146,6 +146,8 @@ async def update_render_job(project_id: str, job_id: str) -> Any:
 def _layout(project: Project) -> ExportLayout:
     raw = request.args.get("segment_ids")
     ids = [part for part in raw.split(",") if part] if raw else None
+    if not project.segments:
+        raise ApiError(409, f"Project {project.id!r} has no segments: there is nothing to export.")
     try:
         return export_layout(project, selected(project, ids))
     except NotRendered as error:
