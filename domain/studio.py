@@ -204,6 +204,8 @@ class Project:
     id: str
     content: ProjectContent
     version: int = 0
+    content_version: int = 0
+    """The version of the last event that changed the content (rendered audio and snapshots do not)."""
     created_at: float = 0.0
     updated_at: float = 0.0
     snapshots: tuple[Snapshot, ...] = ()
@@ -307,7 +309,7 @@ def evolve(project: Project | None, verb: str, data: Mapping[str, Any], version:
     event = EVENTS[verb].model_validate(data)
     if isinstance(event, ProjectCreated):
         content = ProjectContent.model_validate(event.model_dump(exclude={"project_id"}))
-        return Project(event.project_id, content, version, at, at)
+        return Project(event.project_id, content, version, version, at, at)
     if project is None:
         raise ValueError(f"a studio project's first event must be {ProjectCreated.verb}, not {verb}")
     moved = replace(project, version=version, updated_at=at)
@@ -323,7 +325,7 @@ def evolve(project: Project | None, verb: str, data: Mapping[str, Any], version:
             return replace(moved, audio=audio, updated_at=project.updated_at)
         case ProjectDeleted():
             return replace(moved, deleted=True)
-    return replace(moved, content=_edited(project.content, event))
+    return replace(moved, content=_edited(project.content, event), content_version=version)
 
 
 class StoredEvent(Protocol):

@@ -74,6 +74,8 @@ async def test_a_project_renders_only_what_changed_and_exports_what_whisper_unde
 
     first = await _render(client, container, project_id)
     assert len(first.data["result"]["synthesized"]) == 3 and first.data["result"]["reused"] == 0
+    listed = await _json(await client.get(f"{PROJECTS}/{project_id}/render-jobs"), 200)
+    assert [job["status"] for job in listed["data"]] == ["completed"]  # its own audio changes no text
 
     exported = await client.get(f"{PROJECTS}/{project_id}/audio?format=wav")
     assert exported.status_code == 200 and exported.mimetype == "audio/wav"
@@ -99,6 +101,8 @@ async def test_a_project_renders_only_what_changed_and_exports_what_whisper_unde
         f"{PROJECTS}/{project_id}/segments/{second_id}", json={"text": "Call me at noon."}
     )
     assert (await _json(edited, 200))["rendered"] is False
+    listed = await _json(await client.get(f"{PROJECTS}/{project_id}/render-jobs"), 200)
+    assert [job["status"] for job in listed["data"]] == ["stale"]
     again = await _render(client, container, project_id)
     assert again.data["result"]["synthesized"] == [second_id] and again.data["result"]["reused"] == 2
     assert len(_rendered_events(container, project_id)) == 4

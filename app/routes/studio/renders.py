@@ -47,7 +47,7 @@ async def _project(project_id: str) -> Project:
 
 def _render_json(row: dict[str, Any], project: Project) -> dict[str, Any]:
     status = row["status"]
-    if status == "completed" and project.version > row["project_version"]:
+    if status == "completed" and project.content_version > row["project_version"]:
         status = STALE
     return {
         "id": row["id"],
