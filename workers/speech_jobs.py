@@ -14,7 +14,6 @@ its duration is theirs. Storing it again after a crash writes the same content-a
 from __future__ import annotations
 
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -37,6 +36,7 @@ from workers.actors import job_actor, job_model, job_params
 from workers.engines.audio import AudioDecodeError, decode_audio, encode_audio
 from workers.engines.base import SAMPLE_RATE, Audio, CapabilityError, SpeechSynthesizer
 from workers.engines.tts_piper import DEFAULT_VOICE
+from workers.record_behind import RecordBehind
 from workflows.jobs import JobInputError, JobRun
 
 # Fields an engine's ValueError may name first ("speed must be…", "reference_text … is required").
@@ -193,10 +193,8 @@ def _synthesize_remaining(
     """Synthesize the sentences not yet recorded, each recorded as a chunk (its media, fsynced,
     and its event) in order.
 
-    The first chunk, the one a listener waits for, is recorded at once. Later ones are recorded on
-    a thread of their own while the next sentence is synthesized, so the engine does not wait for
-    the disk. The run is touched by one thread at a time: the cancellation check between sentences
-    waits for the chunk being recorded.
+    The first chunk, the one a listener waits for, is recorded at once; later ones behind the
+    engine (``RecordBehind``), while the next sentence is synthesized.
     """
     media = runtime.media()
     done = {event.data["sequence"] for event in run.kind_events(SpeechChunkSynthesized.verb)}
@@ -217,9 +215,7 @@ def _synthesize_remaining(
         run.append(chunk, index)
 
     run.checkpoint()
-    pending: Future[None] | None = None
-    # Leaving the block waits for the chunk being recorded, so nothing else touches the run first.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="speech-chunks") as recorder:
+    with RecordBehind("speech-chunks") as behind:
         for count, (index, sentence) in enumerate(remaining):
             started = time.perf_counter()
             samples, sample_rate = synthesis.speak(sentence)
@@ -227,12 +223,9 @@ def _synthesize_remaining(
             if count == 0:
                 record(index, sentence, samples, sample_rate, generation_ms)
                 continue
-            if pending is not None:
-                pending.result()
+            behind.wait()
             run.checkpoint()
-            pending = recorder.submit(record, index, sentence, samples, sample_rate, generation_ms)
-        if pending is not None:
-            pending.result()
+            behind.submit(record, index, sentence, samples, sample_rate, generation_ms)
 
 
 @job_actor(SPEECH)

@@ -6,7 +6,8 @@ a key the project already has audio for is reused. Each segment synthesized is s
 object and recorded in the project's stream as ``studio.segment_audio_rendered``, with an event
 id derived from the project and the key: a job redelivered after a crash finds what it rendered
 before and synthesizes only the rest, and two renders of one key record it once. Progress is
-reported per segment; a cancel is honoured between segments.
+reported per segment; a cancel is honoured between segments. A segment is recorded while the
+next one is synthesized (``RecordBehind``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from domain.studio import CATEGORY as PROJECT_CATEGORY
 from domain.studio import Project, SegmentAudioRendered, content_at, fold, fold_input
 from domain.studio_renders import (
     STUDIO_RENDER,
+    RenderParams,
     RenderResult,
     render_key,
     segment_voice,
@@ -29,6 +31,7 @@ from domain.studio_renders import (
 from eventstore.base import ANY, EventStore, RecordedEvent
 from workers import runtime
 from workers.actors import job_actor, job_model, job_params
+from workers.record_behind import RecordBehind
 from workers.speech_jobs import Synthesis, speech_engine
 from workflows.jobs import JobInputError, JobRun, to_new_event
 
@@ -50,6 +53,23 @@ def _record_audio(run: JobRun, project_id: str, audio: SegmentAudioRendered) -> 
     run.store.append(stream, [to_new_event(PROJECT_CATEGORY, audio, event_id, metadata)], ANY)
 
 
+def _synthesis(
+    made: dict[tuple[str, str | None, float], Synthesis],
+    model: str,
+    voice: str | None,
+    speed: float,
+    params: RenderParams,
+) -> Synthesis:
+    """The engine call for a model, voice and speed, checked once per job."""
+    found = made.get((model, voice, speed))
+    if found is None:
+        variant = job_model(STUDIO_RENDER, model, params)
+        speech = SpeechParams(model=variant.id, input="-", voice=voice, speed=speed)
+        found = made[(model, voice, speed)] = Synthesis(speech_engine(variant), variant, speech)
+        found.check()
+    return found
+
+
 @job_actor(STUDIO_RENDER)
 def render_studio_project(run: JobRun) -> dict[str, Any]:
     params = job_params(STUDIO_RENDER, run)
@@ -65,37 +85,43 @@ def render_studio_project(run: JobRun) -> dict[str, Any]:
     known = dict(project.audio)
     media = runtime.media()
     syntheses: dict[tuple[str, str | None, float], Synthesis] = {}
-    for done, segment in enumerate(segments, start=1):
-        spoken = segment_voice(content, segment)
-        key = render_key(spoken)
-        if key not in known:
-            run.checkpoint()
-            setting = (spoken.model, spoken.voice, spoken.speed)
-            synthesis = syntheses.get(setting)
-            if synthesis is None:
-                variant = job_model(STUDIO_RENDER, spoken.model, params)
-                speech = SpeechParams(
-                    model=variant.id, input=spoken.text, voice=spoken.voice, speed=spoken.speed
-                )
-                synthesis = syntheses[setting] = Synthesis(speech_engine(variant), variant, speech)
-                synthesis.check()
+    total = len(segments)
+
+    def record(
+        done: int, segment_id: str, key: str, samples: Any, sample_rate: int, generation_ms: float
+    ) -> None:
+        rendered = SegmentAudioRendered(
+            segment_id=segment_id,
+            key=key,
+            media=media.put(samples.astype("<f4").tobytes()),
+            sample_rate=sample_rate,
+            sample_count=int(samples.size),
+            render_job_id=job_id,
+        )
+        _record_audio(run, params.project_id, rendered)
+        known[key] = rendered
+        detail = {"segment_id": segment_id, "done": done, "total": total, "synthesized": True}
+        run.progress(STEP, round(100 * done / total, 2), {**detail, "generation_ms": round(generation_ms, 2)})
+
+    run.checkpoint()
+    asked: set[str] = set(known)
+    with RecordBehind("studio-segments") as behind:
+        for done, segment in enumerate(segments, start=1):
+            spoken = segment_voice(content, segment)
+            key = render_key(spoken)
+            if key in asked:
+                behind.wait()
+                detail = {"segment_id": segment.id, "done": done, "total": total, "synthesized": False}
+                run.progress(STEP, round(100 * done / total, 2), detail)
+                continue
+            synthesis = _synthesis(syntheses, spoken.model, spoken.voice, spoken.speed, params)
             started = time.perf_counter()
             samples, sample_rate = synthesis.speak(spoken.text)
-            rendered = SegmentAudioRendered(
-                segment_id=segment.id,
-                key=key,
-                media=media.put(samples.astype("<f4").tobytes()),
-                sample_rate=sample_rate,
-                sample_count=int(samples.size),
-                render_job_id=job_id,
-            )
-            _record_audio(run, params.project_id, rendered)
-            known[key] = rendered
-            detail = {"segment_id": segment.id, "done": done, "total": len(segments), "synthesized": True}
-            detail["generation_ms"] = round((time.perf_counter() - started) * 1000, 2)
-        else:
-            detail = {"segment_id": segment.id, "done": done, "total": len(segments), "synthesized": False}
-        run.progress(STEP, round(100 * done / len(segments), 2), detail)
+            generation_ms = (time.perf_counter() - started) * 1000
+            asked.add(key)
+            behind.wait()
+            run.checkpoint()
+            behind.submit(record, done, segment.id, key, samples, sample_rate, generation_ms)
     keys = [render_key(segment_voice(content, segment)) for segment in segments]
     ours = tuple(s.id for s, key in zip(segments, keys, strict=True) if known[key].render_job_id == job_id)
     rate = known[keys[0]].sample_rate if keys else 0
