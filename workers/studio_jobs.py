@@ -125,12 +125,12 @@ def render_studio_project(run: JobRun) -> dict[str, Any]:
     keys = [render_key(segment_voice(content, segment)) for segment in segments]
     ours = tuple(s.id for s, key in zip(segments, keys, strict=True) if known[key].render_job_id == job_id)
     rate = known[keys[0]].sample_rate if keys else 0
-    total = sum(known[key].sample_count for key in keys)
+    sample_count = sum(known[key].sample_count for key in keys)
     return RenderResult(
         project_id=params.project_id,
         project_version=params.project_version,
         segment_count=len(segments),
         synthesized=ours,
         reused=len(segments) - len(ours),
-        duration_secs=round(total / rate, 4) if rate else 0.0,
+        duration_secs=round(sample_count / rate, 4) if rate else 0.0,
     ).model_dump(mode="json")

@@ -197,7 +197,9 @@ async def export_audio(project_id: str) -> Any:
     project = await _project(project_id)
     layout = _layout(project)
     media = container().media
-    missing = [p.segment_id for p in layout.parts if not media.exists(p.audio.media)]
+    missing = await asyncio.to_thread(
+        lambda: [p.segment_id for p in layout.parts if not media.exists(p.audio.media)]
+    )
     if missing:
         raise ApiError(409, f"The audio of segments {missing[:5]} is no longer stored: render them again.")
     content_type = {"wav": "audio/wav"}.get(fmt, "application/octet-stream")
