@@ -107,11 +107,18 @@ def optional_number(
 
 
 def optional_int(
-    body: Mapping[str, Any], name: str, minimum: int | None = None, *, form: bool = False
+    body: Mapping[str, Any],
+    name: str,
+    minimum: int | None = None,
+    *,
+    form: bool = False,
+    maximum: int | None = None,
 ) -> int | None:
     number = _number_field(body, name, int, form=form)
     if number is not None and minimum is not None and number < minimum:
         raise _must_be(name, f"at least {minimum}")
+    if number is not None and maximum is not None and number > maximum:
+        raise _must_be(name, f"at most {maximum}")
     return number
 
 
@@ -227,11 +234,13 @@ def number(low: float, high: float | None = None, *, form: bool | None = None) -
     )
 
 
-def integer(minimum: int | None = None, *, form: bool | None = None) -> Reads:
-    """An integer, at least ``minimum`` (``optional_int``)."""
-    bounds = {"minimum": minimum} if minimum is not None else None
+def integer(minimum: int | None = None, *, form: bool | None = None, maximum: int | None = None) -> Reads:
+    """An integer, at least ``minimum`` and at most ``maximum`` (``optional_int``)."""
+    bounds = {key: value for key, value in (("minimum", minimum), ("maximum", maximum)) if value is not None}
     return Reads(
-        lambda body, name, form: optional_int(body, name, minimum, form=form), form=form, schema=bounds
+        lambda body, name, form: optional_int(body, name, minimum, form=form, maximum=maximum),
+        form=form,
+        schema=bounds or None,
     )
 
 

@@ -201,6 +201,11 @@ async def test_bad_input_is_refused_naming_the_field_and_nothing_is_written(
     await refused(await client.patch(f"{base}/segments/{first['id']}", json={"text": "  "}), 400, "text")
     await refused(await client.patch(f"{base}/segments/{first['id']}", json={"speed": 9}), 400, "speed")
     await refused(
+        await client.patch(f"{base}/segments/{first['id']}", json={"pause_after_ms": 60_001}),
+        400,
+        "pause_after_ms",
+    )
+    await refused(
         await client.post(PROJECTS, json={"name": "x", "text": "Hi.", "model": "Whisper-Base"}), 400, "model"
     )
     await refused(await client.post(PROJECTS, json={"text": "Hi."}), 400, "name")

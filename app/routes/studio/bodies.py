@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from app.http.request_body import BodyModel
 from domain import fields as read
@@ -22,15 +23,9 @@ from domain.studio import (
 
 Name = Annotated[str | None, read.text(strip=True, max_chars=MAX_NAME_CHARS)]
 Speed = Annotated[float | None, read.number(MIN_SPEED, MAX_SPEED)]
-Pause = Annotated[int | None, read.integer(0)]
+Pause = Annotated[int | None, read.integer(0, maximum=MAX_PAUSE_MS)]
 Text = Annotated[str | None, read.text(max_chars=MAX_SEGMENT_CHARS)]
 OptionalId = Annotated[str | None, read.text(strip=True)]
-
-
-def _pause(value: Any, name: str) -> Any:
-    if isinstance(value, int) and not isinstance(value, bool) and value > MAX_PAUSE_MS:
-        raise FieldError(f"`{name}` must be at most {MAX_PAUSE_MS} ms.", name)
-    return value
 
 
 class FolderBody(BodyModel):
@@ -48,11 +43,6 @@ class SegmentFields(BodyModel):
     speed: Speed = Field(None, description=f"Speaking speed, {MIN_SPEED} to {MAX_SPEED}.")
     pause_after_ms: Pause = Field(None, description=f"Silence after the segment, 0 to {MAX_PAUSE_MS} ms.")
 
-    @field_validator("pause_after_ms")
-    @classmethod
-    def _bounded(cls, value: Any) -> Any:
-        return _pause(value, "pause_after_ms")
-
 
 class ProjectSettingsBody(BodyModel):
     """The project's settings that a PATCH may change (each optional)."""
@@ -63,11 +53,6 @@ class ProjectSettingsBody(BodyModel):
     voice: OptionalId = Field(None, description="The project's voice.")
     speed: Speed = Field(None, description=f"Speaking speed, {MIN_SPEED} to {MAX_SPEED}.")
     pause_after_ms: Pause = Field(None, description="Silence after each segment by default.")
-
-    @field_validator("pause_after_ms")
-    @classmethod
-    def _bounded(cls, value: Any) -> Any:
-        return _pause(value, "pause_after_ms")
 
 
 class ProjectBody(ProjectSettingsBody):
@@ -164,8 +149,6 @@ class RenderChangeBody(BodyModel):
 
 
 def meta_size_check(meta: dict[str, Any]) -> dict[str, Any]:
-    import json
-
     if len(json.dumps(meta)) > MAX_META_CHARS:
         raise FieldError(f"`meta` must be at most {MAX_META_CHARS} characters as JSON.", "meta")
     return meta
