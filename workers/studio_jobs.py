@@ -19,7 +19,7 @@ from domain.errors import NotFound
 from domain.events import deterministic_event_id, stream_id
 from domain.speech import SpeechParams
 from domain.studio import CATEGORY as PROJECT_CATEGORY
-from domain.studio import Project, SegmentAudioRendered, content_at, fold, fold_input
+from domain.studio import Project, SegmentAudioRendered, content_at, fold_input
 from domain.studio_renders import (
     STUDIO_RENDER,
     RenderParams,
@@ -34,14 +34,14 @@ from workers.actors import job_actor, job_model, job_params
 from workers.record_behind import RecordBehind
 from workers.speech_jobs import Synthesis, speech_engine
 from workflows.jobs import JobInputError, JobRun, to_new_event
+from workflows.studio import load_project
 
 STEP = "segments"
 
 
 def _project(store: EventStore, project_id: str) -> tuple[Project, list[RecordedEvent]]:
-    recorded = store.read_stream(stream_id(PROJECT_CATEGORY, project_id))
-    project = fold(fold_input(recorded))
-    if project is None or project.deleted:
+    project, recorded = load_project(store, project_id)
+    if project is None:
         raise JobInputError(f"Studio project {project_id!r} no longer exists.", param="project_id")
     return project, recorded
 

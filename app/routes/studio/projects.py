@@ -4,6 +4,7 @@ again on the new state), and the project's JSON."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,12 +20,11 @@ from domain.studio import (
     Project,
     Pronunciation,
     Segment,
-    fold,
-    fold_input,
 )
 from domain.studio_renders import render_key, segment_voice
 from eventstore.base import ConcurrencyError, ExpectedVersion, RecordedEvent
 from workflows.jobs import to_new_event
+from workflows.studio import load_project
 
 ATTEMPTS = 5
 
@@ -39,11 +39,15 @@ def project_stream(project_id: str) -> str:
 
 def read_project(store_container: Container, project_id: str) -> tuple[Project, list[RecordedEvent]]:
     """The project and its events; ``NotFound`` for one that does not exist (or was deleted)."""
-    recorded = store_container.store.read_stream(project_stream(project_id))
-    project = fold(fold_input(recorded)) if recorded else None
-    if project is None or project.deleted:
+    project, recorded = load_project(store_container.store, project_id)
+    if project is None:
         raise NotFound(f"No Studio project {project_id!r}.")
     return project, recorded
+
+
+async def current_project(project_id: str) -> Project:
+    """The request's project, read off the event loop (404 when there is none)."""
+    return (await asyncio.to_thread(read_project, container(), project_id))[0]
 
 
 def append(

@@ -19,7 +19,7 @@ from app.http.job_follow import JobFollower
 from app.http.request_body import receive_body, request_body
 from app.projections.tables import studio_renders
 from app.routes.studio.bodies import RenderBody, RenderChangeBody
-from app.routes.studio.projects import container, read_project
+from app.routes.studio.projects import container, current_project
 from domain.fields import FieldError, choice
 from domain.studio import BASE_URL, Project
 from domain.studio_renders import (
@@ -39,10 +39,6 @@ from eventstore.media import MediaStore
 blueprint = Blueprint("studio_renders", __name__)
 PROJECT = f"{BASE_URL}/projects/<project_id>"
 READ_BLOCK_SAMPLES = 1 << 18
-
-
-async def _project(project_id: str) -> Project:
-    return (await asyncio.to_thread(read_project, container(), project_id))[0]
 
 
 def _render_json(row: dict[str, Any], project: Project) -> dict[str, Any]:
@@ -100,7 +96,7 @@ async def _submit(project: Project, segment_ids: list[str] | None) -> Any:
 @blueprint.get(f"{PROJECT}/render-jobs")
 async def list_render_jobs(project_id: str) -> Any:
     """The project's render jobs, newest first (a completed one whose project changed since is `stale`)."""
-    project = await _project(project_id)
+    project = await current_project(project_id)
     rows = await asyncio.to_thread(_renders, container().engine, project_id)
     return {"object": "list", "data": [_render_json(row, project) for row in rows]}
 
@@ -114,13 +110,13 @@ async def create_render_job(project_id: str) -> Any:
     ids = body.segment_ids
     if ids is not None and (not isinstance(ids, list) or not ids):
         raise FieldError("`segment_ids` must be a non-empty list of segment ids.", "segment_ids")
-    return await _submit(await _project(project_id), ids)
+    return await _submit(await current_project(project_id), ids)
 
 
 @blueprint.post(f"{PROJECT}/segments/<segment_id>/render")
 async def render_segment(project_id: str, segment_id: str) -> Any:
     """Render one segment (a render job of that segment alone). Answers 202 with the job."""
-    project = await _project(project_id)
+    project = await current_project(project_id)
     project.segment(segment_id)
     return await _submit(project, [segment_id])
 
@@ -130,7 +126,7 @@ async def render_segment(project_id: str, segment_id: str) -> Any:
 async def update_render_job(project_id: str, job_id: str) -> Any:
     """Cancel the job (`status: "cancelled"` or `action: "cancel"`): it stops between segments,
     keeping every segment rendered so far."""
-    project = await _project(project_id)
+    project = await current_project(project_id)
     await _render_row(project_id, job_id)
     body = (await receive_body(RenderChangeBody)).parse()
     if body.status != "cancelled" and body.action != "cancel":
@@ -194,7 +190,7 @@ async def export_audio(project_id: str) -> Any:
     in that order, with each segment's pause after it; `download=true` asks for an attachment.
     409 while a segment's current audio is not rendered."""
     fmt = choice(request.args, "format", EXPORT_FORMATS, "wav")
-    project = await _project(project_id)
+    project = await current_project(project_id)
     layout = _layout(project)
     media = container().media
     missing = await asyncio.to_thread(
@@ -222,7 +218,7 @@ async def export_audio(project_id: str) -> Any:
 async def export_timeline(project_id: str) -> Any:
     """The export's sidecar: each segment's start and end (seconds) in `…/audio` with the same
     `segment_ids`, usable as chapter marks."""
-    project = await _project(project_id)
+    project = await current_project(project_id)
     layout = _layout(project)
     return {
         "object": "studio.audio_timeline",

@@ -34,6 +34,7 @@ from app.routes.studio.projects import (
     append,
     change,
     container,
+    current_project,
     project_json,
     project_row_json,
     pronunciation_json,
@@ -93,10 +94,6 @@ async def _changed(project_id: str, decide: Any, status: int = 200) -> Any:
     response = jsonify(project_json(project))
     response.status_code = status
     return response
-
-
-async def _project(project_id: str) -> Project:
-    return (await asyncio.to_thread(read_project, container(), project_id))[0]
 
 
 async def _studio_model(requested: object, param: str = "model") -> str:
@@ -217,7 +214,7 @@ async def create_project() -> Any:
     )
     check_room(Project(project_id, created), 0)
     await asyncio.to_thread(append, container(), stream_id(CATEGORY, project_id), [created], NO_STREAM)
-    response = jsonify(project_json(await _project(project_id)))
+    response = jsonify(project_json(await current_project(project_id)))
     response.status_code = 201
     response.headers["Location"] = f"{PROJECTS}/{project_id}"
     return response
@@ -227,7 +224,7 @@ async def create_project() -> Any:
 async def get_project(project_id: str) -> Any:
     """The project with its segments (each says whether its current audio is rendered) and
     pronunciations."""
-    return project_json(await _project(project_id))
+    return project_json(await current_project(project_id))
 
 
 @blueprint.patch(PROJECT)
@@ -265,7 +262,7 @@ async def delete_project(project_id: str) -> Any:
 @blueprint.get(f"{PROJECT}/meta")
 async def get_meta(project_id: str) -> Any:
     """The project's own metadata."""
-    project = await _project(project_id)
+    project = await current_project(project_id)
     return {"project_id": project.id, "object": "studio.project_meta", "meta": project.content.meta}
 
 
@@ -316,7 +313,7 @@ async def add_segments(project_id: str) -> Any:
 @blueprint.get(SEGMENT)
 async def get_segment(project_id: str, segment_id: str) -> Any:
     """One segment."""
-    project = await _project(project_id)
+    project = await current_project(project_id)
     return segment_json(project, project.segment(segment_id), project.index_of(segment_id))
 
 
@@ -394,7 +391,7 @@ def _segment_ids(value: object) -> list[str]:
 @blueprint.get(f"{PROJECT}/pronunciations")
 async def list_pronunciations(project_id: str) -> Any:
     """The project's pronunciations, in the order they apply."""
-    project = await _project(project_id)
+    project = await current_project(project_id)
     return {"object": "list", "data": [pronunciation_json(p) for p in project.content.pronunciations]}
 
 
@@ -454,7 +451,7 @@ def _snapshot_json(project: Project, snapshot: Any) -> dict[str, Any]:
 @blueprint.get(f"{PROJECT}/snapshots")
 async def list_snapshots(project_id: str) -> Any:
     """The project's snapshots, oldest first."""
-    project = await _project(project_id)
+    project = await current_project(project_id)
     return {"object": "list", "data": [_snapshot_json(project, s) for s in project.snapshots]}
 
 
