@@ -20,6 +20,7 @@ from app.projections.saved_voices import SavedVoicesProjection
 from app.projections.speech_records import SpeechRecordsProjection
 from app.projections.stt_records import SttRecordsProjection
 from app.projections.studio import StudioFoldersProjection, StudioProjectsProjection, StudioRendersProjection
+from app.projections.studio_schedules import StudioSchedulesProjection
 from app.settings import Settings
 from domain.catalog import Catalog, CatalogError
 from domain.telemetry import APPEND_SECONDS, Histogram
@@ -66,6 +67,7 @@ def build_projections() -> ProjectionRegistry:
             StudioFoldersProjection(),
             StudioProjectsProjection(),
             StudioRendersProjection(),
+            StudioSchedulesProjection(),
         ]
     )
 

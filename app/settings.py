@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     """How often the web process deletes media files no stream claims (0: never)."""
     media_sweep_grace_seconds: float = Field(default=3600.0, ge=0)
     """The sweep spares files stored more recently than this (their events may still be coming)."""
+    studio_schedule_poll_seconds: float = Field(default=0.5, ge=0)
+    """How often the web process fires due Studio schedule ticks and exports finished runs (0: never)."""
 
     openai_compat_profile: Literal["strict", "relaxed"] = "strict"
     """``strict`` rejects non-default OpenAI fields Sauti cannot honour exactly; ``relaxed`` takes them."""

@@ -27,7 +27,7 @@ CATEGORY = "render"
 ACTOR = "render_studio_project"
 STALE = "stale"
 """A completed render whose project has changed since it was asked for."""
-EXPORT_FORMATS: tuple[str, ...] = ("wav", "raw_i16", "raw_f32")
+EXPORT_FORMATS: tuple[str, ...] = ("wav", "raw_i16", "raw_f32", "mp3", "opus", "flac")
 
 
 class RenderParams(BaseModel):

@@ -109,6 +109,20 @@ class JobService:
     ) -> str:
         """Record a job of ``kind`` and send its actor the message, in one transaction where the
         broker allows it. ``params`` are checked against the kind's params model."""
+        with self.store.transaction() as tx:
+            return self.submit_in(tx, kind, params, job_id=job_id, metadata=metadata)
+
+    def submit_in(
+        self,
+        tx: StoreTransaction,
+        kind: JobKind[Any],
+        params: BaseModel | Mapping[str, Any] | None = None,
+        *,
+        job_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> str:
+        """``submit`` as part of the caller's transaction (the job and what caused it commit
+        together). A ``job_id`` already recorded raises ``ConcurrencyError``."""
         checked = params if isinstance(params, BaseModel) else kind.parse(params or {})
         job_id = job_id or new_id()
         stream_id = kind.stream_id(job_id)
@@ -116,9 +130,8 @@ class JobService:
         request = RequestJob(job_id, kind.actor, checked.model_dump(mode="json"), message_id)
         events = decide(request, JobState())
         meta = {"correlation_id": stream_id, **(metadata or {})}
-        with self.store.transaction() as tx:
-            tx.append(stream_id, [to_new_event(kind.category, e, metadata=meta) for e in events], NO_STREAM)
-            self.dispatcher.dispatch(tx, kind.actor, stream_id, message_id)
+        tx.append(stream_id, [to_new_event(kind.category, e, metadata=meta) for e in events], NO_STREAM)
+        self.dispatcher.dispatch(tx, kind.actor, stream_id, message_id)
         return stream_id
 
     def rerun(self, stream_id: str, metadata: dict[str, Any] | None = None) -> JobState:

@@ -245,3 +245,52 @@ studio_renders = Table(
     Column("last_position", Integer, nullable=False),
 )
 Index("ix_studio_renders_project", studio_renders.c.project_id, studio_renders.c.created_position)
+
+# Studio schedules (docs/studio.md): one row per schedule, with what its ticker needs to fire it
+# (the stream version it is at, the ticks done, the next one due and the last render of each
+# target project), and one row per run.
+studio_schedules = Table(
+    "studio_schedules",
+    metadata,
+    Column("stream_id", String(200), primary_key=True),
+    Column("id", String(100), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("project_id", String(100), nullable=True),
+    Column("folder_id", String(100), nullable=True),
+    Column("settings", Text, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("anchor", Float, nullable=False),
+    Column("fired_through", Float, nullable=False),
+    Column("next_fire_at", Float, nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("last_renders", Text, nullable=False),
+    Column("run_count", Integer, nullable=False),
+    Column("last_run_at", Float, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("created_position", Integer, nullable=False),
+    Column("last_position", Integer, nullable=False),
+)
+Index("ix_studio_schedules_position", studio_schedules.c.created_position)
+Index("ix_studio_schedules_due", studio_schedules.c.enabled, studio_schedules.c.next_fire_at)
+
+studio_schedule_runs = Table(
+    "studio_schedule_runs",
+    metadata,
+    Column("run_id", String(100), primary_key=True),
+    Column("schedule_id", String(100), nullable=False),
+    Column("fire_time", Float, nullable=False),
+    Column("fired_at", Float, nullable=False),
+    Column("missed", Integer, nullable=False),
+    Column("targets", Text, nullable=False),
+    Column("export_format", String(16), nullable=True),
+    Column("exports", Text, nullable=False),
+    Column("pending_exports", Integer, nullable=False),
+    Column("created_position", Integer, nullable=False),
+)
+Index(
+    "ix_studio_schedule_runs_schedule",
+    studio_schedule_runs.c.schedule_id,
+    studio_schedule_runs.c.created_position,
+)
+Index("ix_studio_schedule_runs_pending", studio_schedule_runs.c.pending_exports)

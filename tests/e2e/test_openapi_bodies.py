@@ -29,6 +29,7 @@ SMALL_CHAT = {"model": "SmolLM2-135M-Instruct-GGUF"}
 NO_MODEL_INSTALLED = {"POST /v1/voice-designs", "POST /v1/voice-clones"}
 MEMBER = re.compile(r"^(?P<base>.+)/\{record_id\}")
 STUDIO_PROJECTS = "/v1/studio/projects"
+STUDIO_SCHEDULES = "/v1/studio/schedules"
 STUDIO_TEXT = "A first paragraph of the example project.\n\nAnd a second one."
 
 
@@ -73,7 +74,7 @@ def test_the_example_body_of_every_documented_operation_is_accepted(api: httpx.C
     finally:
         for location in cleanup:
             api.delete(location)
-    assert len(tried) == 40, tried  # 32 operations, 8 of them in two encodings
+    assert len(tried) == 42, tried  # 34 operations, 8 of them in two encodings
 
 
 def _send(
@@ -100,6 +101,10 @@ def _send(
     if path.startswith(STUDIO_PROJECTS):
         also["text"] = STUDIO_TEXT
         path = _studio_path(api, path, created, given)
+    if path.startswith(STUDIO_SCHEDULES):
+        given["project_id"] = created[STUDIO_PROJECTS][0]
+        if "{schedule_id}" in path:
+            path = path.replace("{schedule_id}", created[STUDIO_SCHEDULES][0])
     assert "{" not in path, f"{op.name}: no value for its path parameters"
     request = example_request(spec, content_type, schema, audio, also)
     request.fields.update(given)

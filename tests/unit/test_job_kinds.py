@@ -131,6 +131,7 @@ def test_every_route_family_is_served() -> None:
         "speech_records",
         "studio",
         "studio_renders",
+        "studio_schedules",
         "stt_records",
         "transcriptions",
         "voices",

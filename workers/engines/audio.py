@@ -7,6 +7,7 @@ Uncompressed formats (WAV, raw PCM) are written with numpy and ``wave`` and need
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import os
@@ -14,8 +15,9 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import wave
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -278,6 +280,20 @@ def encode_audio(samples: Audio, sample_rate: int, fmt: str) -> bytes:
     if name not in COMPRESSED_FORMATS:
         known = ", ".join(sorted(NATIVE_FORMATS | COMPRESSED_FORMATS))
         raise AudioEncodeError(f"unknown audio format {fmt!r} (known: {known})")
+    data = np.asarray(samples, dtype="<f4").tobytes()
+    try:
+        out, _ = _encoder(name, sample_rate).run(
+            cmd=ffmpeg_binary(), input=data, capture_stdout=True, capture_stderr=True
+        )
+    except ffmpeg.Error as error:
+        raise AudioEncodeError(
+            f"could not encode the audio as {name}: {_ffmpeg_reason(error.stderr)}"
+        ) from error
+    return bytes(out)
+
+
+def _encoder(name: str, sample_rate: int) -> Any:
+    """The FFmpeg pipeline that encodes mono float32 on stdin as ``name`` on stdout."""
     encoder = _encoder_for(name)
     if encoder is None:
         raise AudioEncodeError(f"this ffmpeg has no encoder for {name}")
@@ -287,16 +303,57 @@ def encode_audio(samples: Audio, sample_rate: int, fmt: str) -> bytes:
         options["ar"] = 48_000
     if experimental:
         options["strict"] = "experimental"
-    stream = (
+    return (
         ffmpeg.input("pipe:", format="f32le", ar=sample_rate, ac=1)
         .output("pipe:", **options)
         .global_args("-hide_banner", "-nostdin", "-loglevel", "error")
     )
-    data = np.asarray(samples, dtype="<f4").tobytes()
+
+
+def encode_stream(blocks: Iterable[Audio], sample_rate: int, fmt: str) -> Iterator[bytes]:
+    """Encode mono float32 blocks as the compressed ``fmt``, piece by piece as FFmpeg writes it:
+    however long the audio, only a block is in memory. Closing the iterator early stops FFmpeg."""
+    name = _normalize_format(fmt)
+    if name not in COMPRESSED_FORMATS:
+        raise AudioEncodeError(f"{fmt!r} is not a compressed format")
+    argv = _encoder(name, sample_rate).compile(cmd=ffmpeg_binary())
+    process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdin is not None and process.stdout is not None and process.stderr is not None
+    stdin, stderr = process.stdin, process.stderr
+    failure: list[BaseException] = []
+    errors = bytearray()
+
+    def feed() -> None:
+        try:
+            for block in blocks:
+                stdin.write(np.asarray(block, dtype="<f4").tobytes())
+        except (BrokenPipeError, ValueError):  # FFmpeg stopped (its stderr says why) or was stopped
+            pass
+        except BaseException as error:  # reading the blocks failed: reported to the consumer
+            failure.append(error)
+        finally:
+            with contextlib.suppress(OSError):
+                stdin.close()
+
+    def drain_errors() -> None:
+        errors.extend(stderr.read())
+
+    writer = threading.Thread(target=feed, name="ffmpeg-feed", daemon=True)
+    reader = threading.Thread(target=drain_errors, name="ffmpeg-stderr", daemon=True)
+    writer.start()
+    reader.start()
     try:
-        out, _ = stream.run(cmd=ffmpeg_binary(), input=data, capture_stdout=True, capture_stderr=True)
-    except ffmpeg.Error as error:
-        raise AudioEncodeError(
-            f"could not encode the audio as {name}: {_ffmpeg_reason(error.stderr)}"
-        ) from error
-    return bytes(out)
+        while piece := process.stdout.read(1 << 16):
+            yield piece
+        process.wait()
+        writer.join()
+        reader.join()
+        if failure:
+            raise failure[0]
+        if process.returncode != 0:
+            raise AudioEncodeError(f"could not encode the audio as {name}: {_ffmpeg_reason(bytes(errors))}")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stdout.close()

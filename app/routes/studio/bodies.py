@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from app.http.request_body import BodyModel
+from app.http.request_body import BodyModel, one_of
 from domain import fields as read
 from domain.fields import FieldError, Passed
 from domain.studio import (
@@ -20,6 +20,7 @@ from domain.studio import (
     MAX_SPEED,
     MIN_SPEED,
 )
+from domain.studio_schedules import MAX_INTERVAL_SECONDS, MIN_INTERVAL_SECONDS
 
 Name = Annotated[str | None, read.text(strip=True, max_chars=MAX_NAME_CHARS)]
 Speed = Annotated[float | None, read.number(MIN_SPEED, MAX_SPEED)]
@@ -152,3 +153,44 @@ def meta_size_check(meta: dict[str, Any]) -> dict[str, Any]:
     if len(json.dumps(meta)) > MAX_META_CHARS:
         raise FieldError(f"`meta` must be at most {MAX_META_CHARS} characters as JSON.", "meta")
     return meta
+
+
+class ScheduleFields(BodyModel):
+    """A schedule's settings that a PATCH may change (each optional; only those sent change)."""
+
+    name: Name = Field(None, description="What to call the schedule.", examples=["Nightly chapter render"])
+    project_id: OptionalId = Field(
+        None, description="The project it renders (or give `folder_id`).", examples=["3f2a9c…"]
+    )
+    folder_id: OptionalId = Field(None, description="Render every project of this folder instead.")
+    cron: Annotated[str | None, read.text(strip=True, max_chars=200)] = Field(
+        None,
+        description="A five-field cron expression (minute hour day month weekday).",
+        examples=["0 6 * * *"],
+    )
+    interval_seconds: Annotated[
+        int | None, read.integer(MIN_INTERVAL_SECONDS, maximum=MAX_INTERVAL_SECONDS)
+    ] = Field(None, description="Or run every this many seconds.")
+    timezone: Annotated[str | None, read.text(strip=True, max_chars=64)] = Field(
+        None, description="The cron expression's time zone (IANA name; default UTC)."
+    )
+    enabled: Annotated[bool | None, read.flag()] = Field(None, description="Whether it runs (default true).")
+    coalesce: Annotated[bool | None, read.flag()] = Field(
+        None, description="Ticks missed while the server was down run once, not once each (default true)."
+    )
+    export_path: Annotated[str | None, read.text(strip=True, max_chars=1024)] = Field(
+        None,
+        description="A media path (`/v1/media/…`) each run's audio is stored at; for a folder, a "
+        "directory that gets `<project id>.<format>` per project. Null: no export.",
+        examples=["studio/nightly/chapter-one.mp3"],
+    )
+    export_format: Annotated[str | None, read.text(strip=True)] = Field(
+        None, description="wav (default), raw_i16, raw_f32, mp3, opus or flac."
+    )
+
+
+class ScheduleBody(ScheduleFields):
+    """A new schedule: what it renders (`project_id` or `folder_id`) and when (`cron` or
+    `interval_seconds`), and where each run's audio goes (`export_path`, `export_format`)."""
+
+    requires = ("name", one_of("project_id", "folder_id"), one_of("cron", "interval_seconds"))

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import struct
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
 from typing import Any
 
-import numpy as np
 from quart import Blueprint, Response, jsonify, request
 from sqlalchemy import Engine, select
 
@@ -19,6 +17,13 @@ from app.http.job_follow import JobFollower
 from app.http.request_body import receive_body, request_body
 from app.projections.tables import studio_renders
 from app.routes.studio.bodies import RenderBody, RenderChangeBody
+from app.routes.studio.exports import (
+    export_blocks,
+    export_content_type,
+    export_extension,
+    export_size,
+    makeable,
+)
 from app.routes.studio.projects import container, current_project
 from domain.fields import FieldError, choice
 from domain.studio import BASE_URL, Project
@@ -34,11 +39,9 @@ from domain.studio_renders import (
     selected,
 )
 from eventstore.db import read_transaction
-from eventstore.media import MediaStore
 
 blueprint = Blueprint("studio_renders", __name__)
 PROJECT = f"{BASE_URL}/projects/<project_id>"
-READ_BLOCK_SAMPLES = 1 << 18
 
 
 def _render_json(row: dict[str, Any], project: Project) -> dict[str, Any]:
@@ -152,44 +155,22 @@ def _layout(project: Project) -> ExportLayout:
         raise ApiError(400, str(error), param="segment_ids") from error
 
 
-def _wav_header(layout: ExportLayout) -> bytes:
-    data = layout.sample_count * 2
-    rate = layout.sample_rate
-    return (
-        b"RIFF"
-        + struct.pack("<I", 36 + data)
-        + b"WAVEfmt "
-        + struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16)
-        + b"data"
-        + struct.pack("<I", data)
-    )
-
-
-def _encoded(samples: np.ndarray, fmt: str) -> bytes:
-    if fmt == "raw_f32":
-        return samples.astype("<f4").tobytes()
-    return (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
-
-
-async def _export_body(media: MediaStore, layout: ExportLayout, fmt: str) -> AsyncIterator[bytes]:
-    if fmt == "wav":
-        yield _wav_header(layout)
-    silence_unit = _encoded(np.zeros(1, dtype=np.float32), fmt)
-    for part in layout.parts:
-        path = media.path(part.audio.media)
-        samples = await asyncio.to_thread(np.fromfile, path, dtype="<f4")
-        for start in range(0, samples.size, READ_BLOCK_SAMPLES):
-            yield _encoded(samples[start : start + READ_BLOCK_SAMPLES], fmt)
-        if part.pause_samples:
-            yield silence_unit * part.pause_samples
+async def _in_thread(blocks: Generator[bytes, None, None]) -> AsyncIterator[bytes]:
+    """The blocks, each made off the event loop (file reads, FFmpeg); FFmpeg is stopped when the
+    client goes away."""
+    try:
+        while (block := await asyncio.to_thread(next, blocks, None)) is not None:
+            yield block
+    finally:
+        await asyncio.to_thread(blocks.close)
 
 
 @blueprint.get(f"{PROJECT}/audio")
 async def export_audio(project_id: str) -> Any:
-    """The project's audio (`format`: wav, raw_i16, raw_f32), every segment or `segment_ids=a,b`
-    in that order, with each segment's pause after it; `download=true` asks for an attachment.
-    409 while a segment's current audio is not rendered."""
-    fmt = choice(request.args, "format", EXPORT_FORMATS, "wav")
+    """The project's audio (`format`: wav, raw_i16, raw_f32, mp3, opus, flac), every segment or
+    `segment_ids=a,b` in that order, with each segment's pause after it; `download=true` asks for
+    an attachment. 409 while a segment's current audio is not rendered."""
+    fmt = makeable(choice(request.args, "format", EXPORT_FORMATS, "wav"), "format")
     project = await current_project(project_id)
     layout = _layout(project)
     media = container().media
@@ -198,19 +179,15 @@ async def export_audio(project_id: str) -> Any:
     )
     if missing:
         raise ApiError(409, f"The audio of segments {missing[:5]} is no longer stored: render them again.")
-    content_type = {"wav": "audio/wav"}.get(fmt, "application/octet-stream")
-    response = Response(_export_body(media, layout, fmt), mimetype=content_type)
+    response = Response(_in_thread(export_blocks(media, layout, fmt)), mimetype=export_content_type(fmt))
     response.headers["X-Sample-Rate"] = str(layout.sample_rate)
     response.headers["X-Audio-Duration-Secs"] = f"{layout.duration_secs:.4f}"
-    bytes_per_sample = 4 if fmt == "raw_f32" else 2
-    response.headers["Content-Length"] = str(
-        layout.sample_count * bytes_per_sample + (44 if fmt == "wav" else 0)
-    )
+    size = export_size(layout, fmt)
+    if size is not None:
+        response.headers["Content-Length"] = str(size)
     if request.args.get("download", "").lower() in ("true", "1", "yes"):
-        extension = "wav" if fmt == "wav" else "raw"
-        response.headers.set(
-            "Content-Disposition", "attachment", filename=f"{project.content.name}.{extension}"
-        )
+        filename = f"{project.content.name}.{export_extension(fmt)}"
+        response.headers.set("Content-Disposition", "attachment", filename=filename)
     return response
 
 
