@@ -331,3 +331,35 @@ async def test_a_deleted_project_gives_up_its_rendered_audio(
     assert await asyncio.to_thread(claimed) == {RELEASED}  # the stream claims nothing more
     await _json(await client.get(f"{PROJECTS}/{project_id}"), 404)
     assert all(p["id"] != project_id for p in (await _json(await client.get(PROJECTS), 200))["records"])
+
+
+async def test_a_voice_its_model_cannot_speak_is_refused_when_sent(
+    client: Client, container: Container, worker: Callable[[], dramatiq.Worker]
+) -> None:
+    worker()
+
+    async def refused(response: Any, param: str) -> str:
+        error = (await _json(response, 400))["error"]
+        assert error["param"] == param, error
+        return str(error["message"])
+
+    message = await refused(
+        await client.post(PROJECTS, json={"name": "x", "text": "Hi.", "voice": "Nobody"}), "voice"
+    )
+    assert "Nobody" in message and "Piper-Joe-Medium" in message
+    segments = [{"text": "One."}, {"text": "Two.", "voice": "Nobody"}]
+    await refused(await client.post(PROJECTS, json={"name": "x", "segments": segments}), "segments[1].voice")
+    bad_model = [{"text": "One.", "model": "Whisper-Base"}]
+    await refused(await client.post(PROJECTS, json={"name": "x", "segments": bad_model}), "segments[0].model")
+    assert (await _json(await client.get(PROJECTS), 200))["records"] == []
+
+    project = await _create(client)
+    base = f"{PROJECTS}/{project['id']}"
+    version = len(container.store.read_stream(f"studio-{project['id']}"))
+    await refused(await client.patch(base, json={"voice": "Nobody"}), "voice")
+    first = project["segments"][0]["id"]
+    await refused(await client.patch(f"{base}/segments/{first}", json={"voice": "Nobody"}), "voice")
+    await refused(await client.post(f"{base}/segments", json={"text": "More.", "voice": "Nobody"}), "voice")
+    assert len(container.store.read_stream(f"studio-{project['id']}")) == version
+    espeak = await _json(await client.patch(base, json={"model": "eSpeak-NG", "voice": "fr"}), 200)
+    assert espeak["voice"] == "fr"

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Iterable
 from typing import Any
 
 from quart import Blueprint, jsonify, request
 from sqlalchemy import Engine, select
 
 from app.http.errors import ApiError
+from app.http.job_follow import JobFollower
 from app.http.model_choice import resolve_model
 from app.http.pagination import newest_first_page
 from app.http.request_body import receive_body, request_body
@@ -44,6 +46,7 @@ from app.routes.studio.projects import (
 from domain.capabilities import Capability
 from domain.events import DomainEvent, new_id, stream_id
 from domain.fields import FieldError
+from domain.speech_checks import SPEECH_CHECK, SpeechCheckParams, VoiceToCheck
 from domain.studio import (
     BASE_URL,
     CATEGORY,
@@ -106,6 +109,22 @@ async def _studio_model(requested: object, param: str = "model") -> str:
         param=param,
     )
     return variant.id
+
+
+async def _check_voices(wanted: Iterable[tuple[str, str | None, str]]) -> None:
+    """Refuse a voice its model cannot speak, before anything is recorded: a worker asks the engine
+    (``domain.speech_checks``), and a refusal is a 400 naming the field. ``wanted`` holds
+    ``(model, voice, field)``; no voice is the model's own and needs no check."""
+    voices: dict[tuple[str, str], VoiceToCheck] = {}
+    for model, voice, param in wanted:
+        if voice is not None:
+            voices.setdefault((model, voice), VoiceToCheck(model=model, voice=voice, param=param))
+    if not voices:
+        return
+    follower = JobFollower.for_request()
+    await follower.result(
+        await follower.submit(SPEECH_CHECK, SpeechCheckParams(voices=tuple(voices.values())))
+    )
 
 
 def _folder_exists(engine: Engine, folder_id: str) -> bool:
@@ -200,6 +219,15 @@ async def create_project() -> Any:
     model = await _studio_model(body.model)
     await _check_folder(body.folder_id)
     segments = _segments_from(body.text, body.segments)
+    for index, segment in enumerate(segments):
+        if segment.model is not None:
+            segments[index] = segment.model_copy(
+                update={"model": await _studio_model(segment.model, f"segments[{index}].model")}
+            )
+    await _check_voices(
+        [(model, body.voice, "voice")]
+        + [(s.model or model, s.voice, f"segments[{i}].voice") for i, s in enumerate(segments)]
+    )
     project_id = new_id()
     created = ProjectCreated(
         project_id=project_id,
@@ -244,6 +272,10 @@ async def update_project(project_id: str) -> Any:
     if "model" in changes:
         changes["model"] = await _studio_model(changes["model"])
     await _check_folder(changes.get("folder_id"))
+    if "model" in changes or "voice" in changes:
+        content = (await current_project(project_id)).content
+        voice = changes.get("voice", content.voice)
+        await _check_voices([(changes.get("model", content.model), voice, "voice")])
     return await _changed(project_id, lambda project: [ProjectChanged(changes=changes)] if changes else [])
 
 
@@ -300,6 +332,9 @@ async def add_segments(project_id: str) -> Any:
     texts = segment_texts(body.text or "")
     if not texts:
         raise FieldError("`text` must not be empty.", "text")
+    if body.voice is not None:
+        project_model = (await current_project(project_id)).content.model
+        await _check_voices([(settings.get("model") or project_model, body.voice, "voice")])
 
     def decide(project: Project) -> list[DomainEvent]:
         check_room(project, len(texts))
@@ -328,6 +363,12 @@ async def update_segment(project_id: str, segment_id: str) -> Any:
         changes["text"] = check_segment_text(changes["text"] or "")
     if changes.get("model"):
         changes["model"] = await _studio_model(changes["model"])
+    if changes.get("voice") is not None or changes.get("model"):
+        project = await current_project(project_id)
+        segment = project.segment(segment_id)
+        model = changes.get("model", segment.model) or project.content.model
+        voice = changes.get("voice", segment.voice) or project.content.voice
+        await _check_voices([(model, voice, "voice")])
 
     def decide(project: Project) -> list[DomainEvent]:
         segment = project.segment(segment_id)
