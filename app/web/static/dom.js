@@ -84,6 +84,8 @@ const STATUS_TONES = {
   failed: "bad", error: "bad", stale: "bad",
   cancelled: "warn", retrying: "warn", cancelling: "warn",
   running: "run", processing: "run", downloading: "run", loading: "run", started: "run",
+  rendered: "ok", synthesized: "ok", enabled: "ok", unchanged: "ok", rendering: "run", exporting: "run",
+  "not rendered": "warn", disabled: "warn",
 };
 
 /** A status as a badge: its word is always shown, colour only adds to it. */

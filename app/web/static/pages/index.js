@@ -4,7 +4,8 @@ import audit from "./audit.js";
 import jobs from "./jobs.js";
 import models from "./models.js";
 import speech from "./speech.js";
+import studio from "./studio.js";
 import transcribe from "./transcribe.js";
 import welcome from "./welcome.js";
 
-export const PAGES = [jobs, transcribe, speech, models, audit, welcome];
+export const PAGES = [jobs, transcribe, speech, studio, models, audit, welcome];

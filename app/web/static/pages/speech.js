@@ -1,7 +1,7 @@
 // Speech: text to speech (model, voice, speed, format), play and download; the speech history
 // of the three families; saved voices.
 import { get, post, del, errorNotice, listPage } from "../api.js";
-import { h, clear, fill, pageHead, statusBadge, ago } from "../dom.js";
+import { h, append, clear, fill, pageHead, statusBadge, ago } from "../dom.js";
 
 const FAMILIES = [
   ["/v1/text-to-speech", "Text to speech"],
@@ -90,8 +90,8 @@ export default {
 
     try {
       const models = (await get("/v1/admin/models")).data.filter((m) => m.route_capabilities && m.route_capabilities.text_to_speech_records);
-      model.append(h("option", { value: "" }, "Default voice model"), models.map((m) =>
-        h("option", { value: m.variant, disabled: m.status === "not_downloaded" }, `${m.variant}${m.status === "not_downloaded" ? " (not downloaded)" : ""}`)));
+      append(model, [h("option", { value: "" }, "Default voice model"), models.map((m) =>
+        h("option", { value: m.variant, disabled: m.status === "not_downloaded" }, `${m.variant}${m.status === "not_downloaded" ? " (not downloaded)" : ""}`))]);
     } catch (error) { fail(error); }
     loadHistory();
     try {
