@@ -84,6 +84,8 @@ class AppendResult:
     """Global positions of the batch, in order (the stored ones, for an idempotent retry)."""
     deduplicated: bool = False
     """True when every event id was already stored and nothing was written."""
+    recorded_at: float = 0.0
+    """When the batch was recorded (0 for an idempotent retry, which recorded nothing)."""
 
 
 @dataclass(frozen=True, slots=True)

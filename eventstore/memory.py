@@ -66,7 +66,9 @@ class _MemoryTransaction:
             for offset, event in enumerate(events, start=1)
         ]
         self.pending.extend(recorded)
-        return AppendResult(stream_id, current + len(events), tuple(e.position for e in recorded))
+        return AppendResult(
+            stream_id, current + len(events), tuple(e.position for e in recorded), recorded_at=now
+        )
 
     def on_commit(self, callback: Callable[[], None]) -> None:
         self.callbacks.append(callback)

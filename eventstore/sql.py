@@ -130,7 +130,9 @@ class _SqlTransaction:
         self.appended += len(recorded)
         if self._store.projector is not None:
             self._store.projector.project(self._connection, recorded)
-        return AppendResult(stream_id, current + len(events), tuple(e.position for e in recorded))
+        return AppendResult(
+            stream_id, current + len(events), tuple(e.position for e in recorded), recorded_at=now
+        )
 
     def on_commit(self, callback: Callable[[], None]) -> None:
         self.callbacks.append(callback)

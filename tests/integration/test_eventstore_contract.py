@@ -79,6 +79,8 @@ def test_append_and_read_back(store: EventStore) -> None:
     assert stored[0].metadata == {"request_id": "r1"}
     assert stored[0].category == "order"
     assert stored[0].recorded_at > 0
+    assert first.recorded_at == pytest.approx(stored[0].recorded_at)  # what the append says it recorded
+    assert second.recorded_at == pytest.approx(stored[2].recorded_at)
     assert store.read_stream("order-1", from_version=3)[0].type == "order.shipped"
     assert store.read_stream("order-404") == []
     assert store.stream_version("order-1") == 3

@@ -129,6 +129,8 @@ async def test_a_restored_snapshot_renders_nothing_new(
     )
     assert [s["text"] for s in restored["segments"]] == list(PARAGRAPHS)
     assert all(segment["rendered"] for segment in restored["segments"])
+    # What an edit answers is the project evolved by its events: the same as folding it again.
+    assert restored == await _json(await client.get(f"{PROJECTS}/{project_id}"), 200)
     render = await _render(client, container, project_id)
     assert render.data["result"]["synthesized"] == [] and render.data["result"]["reused"] == 3
     types = [e.type for e in container.store.read_stream(f"studio-{project_id}")]
@@ -164,6 +166,7 @@ async def test_segment_editing_and_pronunciations_change_what_needs_rendering(
     added = await _json(await client.post(f"{base}/segments", json={"text": "The end.", "index": 0}), 201)
     assert added["segments"][0]["text"] == "The end." and added["segment_count"] == 4
     gone = await _json(await client.post(f"{base}/segments/bulk-delete", json={"segment_ids": [ids[1]]}), 200)
+    assert gone == await _json(await client.get(base), 200)
     assert ids[1] not in [s["id"] for s in gone["segments"]]
     listed = await _json(await client.get(PROJECTS), 200)
     assert listed["records"][0]["id"] == project_id and listed["records"][0]["segment_count"] == 3

@@ -20,9 +20,10 @@ from domain.studio import (
     Project,
     Pronunciation,
     Segment,
+    evolve,
 )
 from domain.studio_renders import render_key, segment_voice
-from eventstore.base import ConcurrencyError, ExpectedVersion, RecordedEvent
+from eventstore.base import AppendResult, ConcurrencyError, ExpectedVersion, RecordedEvent
 from workflows.jobs import to_new_event
 from workflows.studio import load_project
 
@@ -52,10 +53,10 @@ async def current_project(project_id: str) -> Project:
 
 def append(
     store_container: Container, stream: str, events: Sequence[DomainEvent], expected: ExpectedVersion
-) -> None:
+) -> AppendResult:
     category = stream.partition("-")[0]
     metadata = {"correlation_id": stream, **request_metadata()}
-    store_container.store.append(
+    return store_container.store.append(
         stream, [to_new_event(category, e, metadata=metadata) for e in events], expected
     )
 
@@ -64,16 +65,29 @@ def change(
     store_container: Container, project_id: str, decide: Callable[[Project], Sequence[DomainEvent]]
 ) -> Project:
     """Decide events on the project as it stands and append them at its version; the project after."""
+    return change_on_history(store_container, project_id, lambda project, _recorded: decide(project))
+
+
+def change_on_history(
+    store_container: Container,
+    project_id: str,
+    decide: Callable[[Project, list[RecordedEvent]], Sequence[DomainEvent]],
+) -> Project:
+    """``change``, for a decision that reads the project's events too (a restore). The stream is
+    read and folded once: the project after is the one read, evolved by what was appended."""
     for _ in range(ATTEMPTS):
-        project, _recorded = read_project(store_container, project_id)
-        events = decide(project)
+        project, recorded = read_project(store_container, project_id)
+        events = decide(project, recorded)
         if not events:
             return project
         try:
-            append(store_container, project_stream(project_id), events, project.version)
+            result = append(store_container, project_stream(project_id), events, project.version)
         except ConcurrencyError:
             continue
-        return read_project(store_container, project_id)[0]
+        after = project
+        for offset, event in enumerate(events, start=1):
+            after = evolve(after, event.verb, event.payload(), project.version + offset, result.recorded_at)
+        return after
     raise ConcurrencyError(project_stream(project_id), -1, -1)
 
 

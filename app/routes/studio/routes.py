@@ -35,6 +35,7 @@ from app.routes.studio.bodies import (
 from app.routes.studio.projects import (
     append,
     change,
+    change_on_history,
     container,
     current_project,
     project_json,
@@ -79,7 +80,7 @@ from domain.studio import (
     split,
 )
 from domain.studio_renders import touches
-from eventstore.base import NO_STREAM
+from eventstore.base import NO_STREAM, RecordedEvent
 from eventstore.db import read_transaction
 
 blueprint = Blueprint("studio", __name__)
@@ -514,13 +515,12 @@ async def take_snapshot(project_id: str) -> Any:
 
 
 def _restore(project_id: str, snapshot_id: str) -> Project:
-    def decide(project: Project) -> list[DomainEvent]:
+    def decide(project: Project, recorded: list[RecordedEvent]) -> list[DomainEvent]:
         snapshot = project.snapshot(snapshot_id)
-        _latest, recorded = read_project(container(), project_id)
         content = content_at(fold_input(recorded), snapshot.project_version)
         return [ProjectRestored(snapshot_id=snapshot_id, content=content)]
 
-    return change(container(), project_id, decide)
+    return change_on_history(container(), project_id, decide)
 
 
 @blueprint.post(f"{PROJECT}/snapshots/<snapshot_id>/restore")
