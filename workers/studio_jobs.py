@@ -28,12 +28,12 @@ from domain.studio_renders import (
     segment_voice,
     selected,
 )
-from eventstore.base import ANY, EventStore, RecordedEvent
+from eventstore.base import EventStore, RecordedEvent
 from workers import runtime
 from workers.actors import job_actor, job_model, job_params
 from workers.record_behind import RecordBehind
 from workers.speech_jobs import Synthesis, speech_engine
-from workflows.jobs import JobInputError, JobRun, to_new_event
+from workflows.jobs import Along, JobInputError, JobRun, to_new_event
 from workflows.studio import load_project
 
 STEP = "segments"
@@ -46,11 +46,12 @@ def _project(store: EventStore, project_id: str) -> tuple[Project, list[Recorded
     return project, recorded
 
 
-def _record_audio(run: JobRun, project_id: str, audio: SegmentAudioRendered) -> None:
+def _audio_event(run: JobRun, project_id: str, audio: SegmentAudioRendered) -> Along:
+    """The project's ``segment_audio_rendered``, with an id derived from the project and the key."""
     stream = stream_id(PROJECT_CATEGORY, project_id)
     event_id = deterministic_event_id(stream, audio.verb, audio.key)
     metadata = {**run.metadata, "causation_id": run.message_id, "correlation_id": run.stream_id}
-    run.store.append(stream, [to_new_event(PROJECT_CATEGORY, audio, event_id, metadata)], ANY)
+    return stream, to_new_event(PROJECT_CATEGORY, audio, event_id, metadata)
 
 
 def _synthesis(
@@ -98,10 +99,14 @@ def render_studio_project(run: JobRun) -> dict[str, Any]:
             sample_count=int(samples.size),
             render_job_id=job_id,
         )
-        _record_audio(run, params.project_id, rendered)
-        known[key] = rendered
         detail = {"segment_id": segment_id, "done": done, "total": total, "synthesized": True}
-        run.progress(STEP, round(100 * done / total, 2), {**detail, "generation_ms": round(generation_ms, 2)})
+        run.progress(
+            STEP,
+            round(100 * done / total, 2),
+            {**detail, "generation_ms": round(generation_ms, 2)},
+            along=[_audio_event(run, params.project_id, rendered)],
+        )
+        known[key] = rendered
 
     run.checkpoint()
     asked: set[str] = set(known)

@@ -35,9 +35,19 @@ from domain.jobs import (
     lifecycle_event,
 )
 from domain.kinds import JobKind
-from eventstore.base import NO_STREAM, ConcurrencyError, EventStore, NewEvent, RecordedEvent, StoreTransaction
+from eventstore.base import (
+    ANY,
+    NO_STREAM,
+    ConcurrencyError,
+    EventStore,
+    NewEvent,
+    RecordedEvent,
+    StoreTransaction,
+)
 
 MAX_CONFLICT_RETRIES = 8
+Along = tuple[str, NewEvent]
+"""An event of another stream, recorded in the same transaction as a job's own (stream id, event)."""
 
 
 class JobDispatcher(Protocol):
@@ -242,20 +252,32 @@ class JobRun:
             {**self.metadata, "causation_id": self.message_id},
         )
 
-    def _try_append(self, events: Sequence[DomainEvent], id_parts: tuple[object, ...]) -> bool:
-        """Append at the version we know; on a conflict catch up and return False."""
+    def _try_append(
+        self, events: Sequence[DomainEvent], id_parts: tuple[object, ...], along: Sequence[Along] = ()
+    ) -> bool:
+        """Append at the version we know (with ``along``'s events, in the same transaction); on a
+        conflict catch up and return False."""
+        new = [self._new_event(e, id_parts) for e in events]
         try:
-            self.store.append(self.stream_id, [self._new_event(e, id_parts) for e in events], self.version)
+            if along:
+                with self.store.transaction() as tx:
+                    for stream_id, event in along:
+                        tx.append(stream_id, [event], ANY)
+                    tx.append(self.stream_id, new, self.version)
+            else:
+                self.store.append(self.stream_id, new, self.version)
         except ConcurrencyError:
             self._catch_up()
             return False
         self._catch_up()
         return True
 
-    def _execute(self, command: JobCommand, *id_parts: object) -> list[DomainEvent]:
+    def _execute(
+        self, command: JobCommand, *id_parts: object, along: Sequence[Along] = ()
+    ) -> list[DomainEvent]:
         for _ in range(MAX_CONFLICT_RETRIES):
             events = decide(command, self.state)
-            if not events or self._try_append(events, id_parts):
+            if not events or self._try_append(events, id_parts, along):
                 return events
         raise ConcurrencyError(self.stream_id, self.version, -1)
 
@@ -279,8 +301,12 @@ class JobRun:
     def step_done(self, step: str) -> bool:
         return step in self.state.steps_done
 
-    def progress(self, step: str, percent: float, detail: dict[str, Any] | None = None) -> None:
-        self._execute(ReportProgress(step, percent, detail or {}), step, percent)
+    def progress(
+        self, step: str, percent: float, detail: dict[str, Any] | None = None, *, along: Sequence[Along] = ()
+    ) -> None:
+        """Record progress; ``along`` are events of other streams that commit with it (what the step
+        made, recorded where it belongs), each idempotent by its own event id."""
+        self._execute(ReportProgress(step, percent, detail or {}), step, percent, along=along)
 
     def check_cancelled(self, *, caught_up: bool = False) -> None:
         """Stop for a recorded cancellation request (the cancellation is confirmed first).
