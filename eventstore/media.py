@@ -17,7 +17,7 @@ import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
@@ -61,6 +61,30 @@ class MediaStore:
             Path(temporary).unlink(missing_ok=True)
             raise
         return digest
+
+    def put_chunks(self, chunks: Iterable[bytes]) -> tuple[str, int]:
+        """Store the bytes ``chunks`` yield, one at a time (never all in memory): their sha256
+        digest and size."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=self.root, prefix=INCOMING_PREFIX)
+        hasher = hashlib.sha256()
+        size = 0
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                for chunk in chunks:
+                    hasher.update(chunk)
+                    handle.write(chunk)
+                    size += len(chunk)
+                handle.flush()
+                os.fsync(handle.fileno())
+            digest = hasher.hexdigest()
+            target = self.path(digest)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(temporary, target)  # the same bytes already there: replaced by themselves
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        return digest, size
 
     def read(self, digest: str) -> bytes:
         try:
@@ -123,7 +147,9 @@ class MediaStore:
         than ``older_than`` are deleted, objects set aside by a sweep are put back (the next
         sweep judges them again). How many temporary files were deleted."""
         removed = 0
-        for folder in self._folders():
+        # ``put_chunks`` writes in the root itself: its digest is known only at the end.
+        folders = [self.root, *self._folders()] if self.root.is_dir() else []
+        for folder in folders:
             for entry in folder.iterdir():
                 with contextlib.suppress(FileNotFoundError):
                     if entry.name.startswith(SWEEPING_PREFIX):

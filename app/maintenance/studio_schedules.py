@@ -114,8 +114,9 @@ def fire_due(container: Container, now: float) -> int:
     return fired
 
 
-def _export_one(container: Container, run_id: str, target: RunTarget, fmt: str) -> RunExported:
-    """Store the project's audio, as the run rendered it, at the target's media path."""
+def _export_one(container: Container, run_id: str, target: RunTarget, fmt: str) -> RunExported | None:
+    """Store the project's audio, as the run rendered it, at the target's media path, a block at a
+    time (None: a deletion took the same bytes meanwhile; the next poll exports again)."""
     path = target.export_path or ""
     failed = functools.partial(RunExported, run_id=run_id, project_id=target.project_id, path=path)
     project, recorded = load_project(container.store, target.project_id)
@@ -130,11 +131,14 @@ def _export_one(container: Container, run_id: str, target: RunTarget, fmt: str) 
         library.check_inside_root(checked, "export_path")
     except (NotRendered, FieldError) as error:
         return failed(error=str(error))
-    data = b"".join(export_blocks(container.media, layout, fmt))
     namespace, _, filename = checked.rpartition("/")
-    upload = MediaUpload(checked, namespace or None, filename, export_content_type(fmt), data)
-    library.upload(upload, EXPORT_META)
-    return RunExported(run_id=run_id, project_id=target.project_id, path=checked, size_bytes=len(data))
+    upload = MediaUpload(checked, namespace or None, filename, export_content_type(fmt), b"")
+    row = library.upload_chunks(upload, export_blocks(container.media, layout, fmt), EXPORT_META)
+    if row is None:
+        return None
+    return RunExported(
+        run_id=run_id, project_id=target.project_id, path=checked, size_bytes=row["size_bytes"]
+    )
 
 
 def _render_version(container: Container, target: RunTarget) -> int:
@@ -168,6 +172,8 @@ def export_finished(container: Container) -> int:
                     error=f"the render job {target.render_job_id} {status}: nothing to export",
                 )
             else:
+                continue
+            if exported is None:
                 continue
             recorder.record_export(stream_id(CATEGORY, run["schedule_id"]), exported)
             stored += 1

@@ -29,6 +29,24 @@ def test_media_objects_are_content_addressed_and_idempotent(tmp_path: Path) -> N
     assert not [p for p in media.path(digest).parent.iterdir() if p.name.startswith(".incoming-")]
 
 
+def test_media_objects_stored_a_piece_at_a_time_are_the_same_objects(tmp_path: Path) -> None:
+    media = MediaStore(tmp_path / "media")
+    pieces = [b"RIFF-", b"some-", b"audio"]
+    assert media.put_chunks(iter(pieces)) == (media.put(b"RIFF-some-audio"), 15)
+    assert media.put_chunks(iter(pieces))[0] == hashlib.sha256(b"RIFF-some-audio").hexdigest()
+
+    def failing() -> Any:
+        yield b"half"
+        raise OSError("the source went away")
+
+    with pytest.raises(OSError):
+        media.put_chunks(failing())
+    assert not [p for p in media.root.iterdir() if p.name.startswith(".incoming-")]  # nothing half-written
+    left = media.root / ".incoming-crashed"
+    left.write_bytes(b"x")
+    assert media.remove_leftovers(older_than=time.time() + 1) == 1 and not left.exists()
+
+
 def test_media_objects_can_be_deleted(tmp_path: Path) -> None:
     media = MediaStore(tmp_path / "media")
     digest = media.put(b"RIFF-gone-soon")

@@ -7,6 +7,7 @@ same path cannot both release the same old object, or both miss one.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from app.projections.media_object_queries import find_object_in
@@ -36,6 +37,24 @@ class MediaLibrary:
     def upload(self, upload: MediaUpload, metadata: dict[str, Any]) -> dict[str, Any]:
         """Store the object at its path (replacing what was there) and return its row."""
         digest = self.media.put(upload.data)
+        row = self.record(upload, digest, len(upload.data), metadata)
+        # A deletion that committed between ``put`` and the append may have removed these same
+        # bytes (an object shared with another path): this path claims them now, so store them again.
+        if not self.media.exists(digest):
+            self.media.put(upload.data)
+        return row
+
+    def upload_chunks(
+        self, upload: MediaUpload, chunks: Iterable[bytes], metadata: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """``upload`` of bytes made a piece at a time (``upload.data`` is not read), never all in
+        memory. None when a deletion removed the same bytes meanwhile: make them again."""
+        digest, size = self.media.put_chunks(chunks)
+        row = self.record(upload, digest, size, metadata)
+        return row if self.media.exists(digest) else None
+
+    def record(self, upload: MediaUpload, digest: str, size: int, metadata: dict[str, Any]) -> dict[str, Any]:
+        """Record stored bytes as the object at ``upload.path``; the object it replaces gives up its file."""
         stream_id = media_stream_id(upload.path)
         event = MediaUploaded(
             path=upload.path,
@@ -43,7 +62,7 @@ class MediaLibrary:
             content_type=upload.content_type,
             filename=upload.filename,
             namespace=upload.namespace,
-            size_bytes=len(upload.data),
+            size_bytes=size,
         )
         before = self.store.read_stream(stream_id)
         with self.store.transaction() as tx:
@@ -52,10 +71,6 @@ class MediaLibrary:
             row = find_object_in(tx.connection, upload.path)
         if row is None:
             raise RuntimeError(f"the media_objects projection did not record {upload.path!r}")
-        # A deletion that committed between ``put`` and the append may have removed these same
-        # bytes (an object shared with another path): this path claims them now, so store them again.
-        if not self.media.exists(digest):
-            self.media.put(upload.data)
         if before:
             release_media(self.store, self.media, [d for d in previous if d != digest], before[-1])
         return row
