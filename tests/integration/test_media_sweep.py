@@ -136,6 +136,7 @@ async def test_the_web_process_sweeps_on_schedule(container: Container) -> None:
     assert not container.media.exists(orphan)
 
 
-def test_a_zero_interval_turns_the_sweep_off(container: Container) -> None:
+def test_zero_intervals_turn_the_scheduled_work_off(container: Container) -> None:
     container.settings.media_sweep_interval_seconds = 0
+    container.settings.studio_schedule_poll_seconds = 0
     assert start_maintenance(container) is None

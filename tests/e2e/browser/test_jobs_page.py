@@ -16,7 +16,15 @@ def test_the_shell_serves_every_page_and_leaves_the_api_alone(ui: Browsing, ui_s
     page = ui.open("/#/jobs")
     page.wait_for_selector("main[data-ready='jobs']")
     nav = page.locator("#nav a").all_inner_texts()
-    assert [text.strip() for text in nav] == ["Jobs", "Transcribe", "Speech", "Models", "Audit", "Welcome"]
+    assert [text.strip() for text in nav] == [
+        "Jobs",
+        "Transcribe",
+        "Speech",
+        "Studio",
+        "Models",
+        "Audit",
+        "Welcome",
+    ]
     page.wait_for_selector("#statusbar [data-status='workers']:has-text('1 worker alive')")
     # The API is untouched by the UI's routes: an unknown /v1 path stays a JSON 404.
     unknown = httpx.post(f"{ui_server.base_url}/v1/no-such-route", timeout=10)
@@ -60,12 +68,12 @@ def test_a_dropped_feed_resumes_and_misses_nothing(
 ) -> None:
     page = ui.open("/#/jobs")
     page.wait_for_selector("main[data-ready='jobs']")
-    page.wait_for_function("window.sauti && window.sauti.feed.last !== null")
+    page.wait_for_function("() => window.sauti && window.sauti.feed.last !== null")
     start = page.evaluate("window.sauti.feed.last")
     page.evaluate("window.__seen = []; window.sauti.feed.on(e => window.__seen.push(e.position)); null")
     # Cut the connection and stay off while jobs run (an outage): their events happen unseen.
     page.evaluate("window.sauti.feed.drop(600000)")
-    page.wait_for_function("window.sauti.feed.stream.state === 'reconnecting'")
+    page.wait_for_function("() => window.sauti.feed.stream.state === 'reconnecting'")
     ids = [jobs.probe(ui_server.data_dir, steps=3, step_seconds=0.1) for _ in range(3)]
     with ui_server.client() as api:
         wait_until(

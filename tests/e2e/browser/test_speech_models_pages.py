@@ -24,7 +24,7 @@ def test_synthesize_speech_and_play_it(ui: Browsing) -> None:
     )
     assert page.evaluate("document.querySelector('#tts-audio').duration") > 0.5
     page.evaluate("document.querySelector('#tts-audio').play()")
-    page.wait_for_function("document.querySelector('#tts-audio').currentTime > 0")
+    page.wait_for_function("() => document.querySelector('#tts-audio').currentTime > 0")
     page.wait_for_selector("#speech-history .history-item:has-text('Hello from the Sauti web interface.')")
     ui.shot("speech")
 

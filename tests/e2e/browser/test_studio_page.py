@@ -73,7 +73,7 @@ def test_create_render_edit_re_render_export_and_play(ui: Browsing) -> None:
         timeout=30_000,
     )
     page.evaluate("document.querySelector('#studio-export-audio').play()")
-    page.wait_for_function("document.querySelector('#studio-export-audio').currentTime > 0")
+    page.wait_for_function("() => document.querySelector('#studio-export-audio').currentTime > 0")
     assert "Download wav" in page.inner_text("#studio-download")
 
     page.fill("#studio-schedule-interval", "3600")

@@ -43,7 +43,7 @@ def test_upload_jfk_and_read_play_edit_export_the_transcript(ui: Browsing, ui_se
     # Click a word: the audio seeks to it, and that word is highlighted.
     word = page.locator("#transcript .word", has_text="country").first
     start = float(word.get_attribute("data-start") or 0)
-    page.wait_for_function("document.querySelector('#record-audio').readyState >= 1")
+    page.wait_for_function("() => document.querySelector('#record-audio').readyState >= 1")
     word.click()
     page.wait_for_function(
         "t => Math.abs(document.querySelector('#record-audio').currentTime - t) < 1.0", arg=start
