@@ -19,7 +19,12 @@ from app.projections.media_refs import MediaReferencesProjection
 from app.projections.saved_voices import SavedVoicesProjection
 from app.projections.speech_records import SpeechRecordsProjection
 from app.projections.stt_records import SttRecordsProjection
-from app.projections.studio import StudioFoldersProjection, StudioProjectsProjection, StudioRendersProjection
+from app.projections.studio import (
+    StudioFoldersProjection,
+    StudioProjectsProjection,
+    StudioRenderQueue,
+    StudioRendersProjection,
+)
 from app.projections.studio_schedules import StudioSchedulesProjection
 from app.settings import Settings
 from domain.catalog import Catalog, CatalogError
@@ -34,9 +39,11 @@ from workers.actors import builtin_actor_modules, declare_actors
 from workers.broker import BrokerOptions, broker_kind, make_broker
 from workers.dispatch import BrokerDispatcher
 from workers.engines.model_files import ModelFiles
+from workers.engines.registry import EngineRegistry
 from workers.heartbeat import WorkerRegistry
 from workers.middleware import JobRetries
 from workers.outbox import Outbox, OutboxRelay
+from workers.runtime import WorkerRuntime
 from workflows.jobs import JobService
 from workflows.models import ModelService
 
@@ -101,6 +108,20 @@ class Container:
     """Set for brokers outside the database; every web and worker process relays it."""
     append_seconds: Histogram = field(default_factory=lambda: Histogram(APPEND_SECONDS))
     """How long this process's appends take (its store observes every write transaction)."""
+
+    def worker_runtime(self, worker_id: str, engines: EngineRegistry) -> WorkerRuntime:
+        """What a worker process's actors run with, on this container (``sauti worker``, tests)."""
+        return WorkerRuntime(
+            store=self.store,
+            worker_id=worker_id,
+            catalog=self.catalog,
+            model_files=engines.model_files,
+            engines=engines,
+            hub_url=self.settings.hub_url,
+            media=self.media,
+            dispatcher=self.jobs.dispatcher,
+            render_queue=StudioRenderQueue(self.engine),
+        )
 
     def start_outbox_relay(self) -> OutboxRelay | None:
         return OutboxRelay(self.outbox, self.settings.outbox_relay_seconds).start() if self.outbox else None

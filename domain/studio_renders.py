@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict
 
 from domain.capabilities import Capability
+from domain.events import DomainEvent
 from domain.jobs import RENDER_STATUSES
 from domain.kinds import JobKind, RecordKind, declare
 from domain.studio import Project, ProjectContent, Pronunciation, Segment, SegmentAudio
@@ -28,6 +29,11 @@ ACTOR = "render_studio_project"
 STALE = "stale"
 """A completed render whose project has changed since it was asked for."""
 EXPORT_FORMATS: tuple[str, ...] = ("wav", "raw_i16", "raw_f32", "mp3", "opus", "flac")
+MIN_PRIORITY, MAX_PRIORITY = -10, 10
+"""A render job's priority: a queued job of a higher one starts first, and a running job of a
+lower one gives way to it between segments (``RenderDeferred``)."""
+MAX_DEFERRALS = 600
+"""A job gives way at most this many times in a run (then it goes on whatever is queued)."""
 
 
 class RenderParams(BaseModel):
@@ -40,6 +46,23 @@ class RenderParams(BaseModel):
     project_version: int
     model: str
     segment_ids: tuple[str, ...] | None = None
+    priority: int = 0
+
+
+class RenderPriorityChanged(DomainEvent):
+    """A render job's priority, changed while it waits or runs."""
+
+    verb = "priority_changed"
+    priority: int
+
+
+class RenderDeferred(DomainEvent):
+    """The job gave way to a queued render job of a higher priority, after ``done`` segments; its
+    message went back to the queue."""
+
+    verb = "deferred"
+    behind: str
+    done: int
 
 
 class RenderResult(BaseModel):

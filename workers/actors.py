@@ -27,7 +27,7 @@ from domain.catalog import ModelVariant
 from domain.fields import FieldError
 from domain.kinds import DEFAULT_QUEUE, JobKind
 from workers import runtime
-from workflows.jobs import JobCancelledError, JobInputError, JobRun, WorkerShuttingDown
+from workflows.jobs import JobCancelledError, JobDeferred, JobInputError, JobRun, WorkerShuttingDown
 
 JobFunction = Callable[[JobRun], dict[str, Any] | None]
 MessageFunction = Callable[..., None]
@@ -157,7 +157,12 @@ def declare_actors(broker: dramatiq.Broker, modules: Iterable[str]) -> list[dram
         options = dict(spec.options)
         if spec.kinds:
             # Expected outcomes, not crashes: Dramatiq logs them without a traceback.
-            options["throws"] = (WorkerShuttingDown, JobInputError, *_as_tuple(options.get("throws")))
+            options["throws"] = (
+                WorkerShuttingDown,
+                JobDeferred,
+                JobInputError,
+                *_as_tuple(options.get("throws")),
+            )
         declared.append(
             dramatiq.Actor(
                 spec.body,

@@ -24,11 +24,13 @@ from dramatiq.errors import BrokerConnectionError
 from dramatiq.middleware import Middleware
 
 from eventstore.base import EventStore
-from workflows.jobs import JobInputError, WorkerShuttingDown, record_failure, record_retry
+from workflows.jobs import JobDeferred, JobInputError, WorkerShuttingDown, record_failure, record_retry
 
 log = logging.getLogger(__name__)
 
 OUTAGE_MIN_DELAY_MS = 500
+DEFER_DELAY_MS = 500
+"""A deferred job's message waits this long in the queue, so the work it gave way to starts first."""
 OUTAGE_MAX_DELAY_MS = 30_000
 _OUTAGES = (
     sqlalchemy.exc.OperationalError,
@@ -92,6 +94,10 @@ class JobRetries(Middleware):
         if isinstance(exception, WorkerShuttingDown):
             log.info("requeueing %s: the worker is shutting down", message.message_id)
             self._requeue(broker, message, 0)
+            return
+        if isinstance(exception, JobDeferred):
+            log.info("requeueing %s: %s", message.message_id, exception)
+            self._requeue(broker, message, DEFER_DELAY_MS)
             return
         if is_outage(exception):
             self._wait_out(broker, message, exception)

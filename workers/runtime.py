@@ -11,6 +11,7 @@ from eventstore.media import MediaStore
 from workers.engines.model_files import ModelFiles
 from workers.engines.registry import EngineRegistry
 from workflows.jobs import JobDispatcher
+from workflows.studio import RenderQueue
 
 
 @dataclass
@@ -25,6 +26,8 @@ class WorkerRuntime:
     dispatcher: JobDispatcher | None = None
     """Sends follow-up messages (e.g. a summary after a transcript) from inside an actor."""
     stopping: threading.Event = field(default_factory=threading.Event)
+    render_queue: RenderQueue | None = None
+    """Where a Studio render learns that a more urgent render waits (None: never gives way)."""
 
 
 _current: WorkerRuntime | None = None

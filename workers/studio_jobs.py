@@ -13,6 +13,7 @@ next one is synthesized (``RecordBehind``).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from domain.errors import NotFound
@@ -21,7 +22,9 @@ from domain.speech import SpeechParams
 from domain.studio import CATEGORY as PROJECT_CATEGORY
 from domain.studio import Project, SegmentAudioRendered, content_at, fold_input
 from domain.studio_renders import (
+    MAX_DEFERRALS,
     STUDIO_RENDER,
+    RenderDeferred,
     RenderParams,
     RenderResult,
     render_key,
@@ -33,7 +36,7 @@ from workers import runtime
 from workers.actors import job_actor, job_model, job_params
 from workers.record_behind import RecordBehind
 from workers.speech_jobs import Synthesis, speech_engine
-from workflows.jobs import Along, JobInputError, JobRun, to_new_event
+from workflows.jobs import Along, JobDeferred, JobInputError, JobRun, to_new_event
 from workflows.studio import load_project
 
 STEP = "segments"
@@ -69,6 +72,22 @@ def _synthesis(
         found = made[(model, voice, speed)] = Synthesis(speech_engine(variant), variant, speech)
         found.check()
     return found
+
+
+def give_way(run: JobRun, job_id: str, done: int, settle: Callable[[], None] = lambda: None) -> None:
+    """Go back to the queue when a render of a higher priority waits to start (every segment
+    rendered so far is kept: the next attempt renders only the rest). ``settle`` waits for the
+    segment being recorded, before the run is touched here."""
+    queue = runtime.current().render_queue
+    behind = queue.outranked_by(job_id) if queue is not None else None
+    if behind is None:
+        return
+    settle()
+    deferred = len(run.kind_events(RenderDeferred.verb))
+    if deferred >= MAX_DEFERRALS:
+        return
+    run.append(RenderDeferred(behind=behind, done=done), deferred)
+    raise JobDeferred(f"render {job_id} gives way to render {behind}, of a higher priority")
 
 
 @job_actor(STUDIO_RENDER)
@@ -109,6 +128,7 @@ def render_studio_project(run: JobRun) -> dict[str, Any]:
         known[key] = rendered
 
     run.checkpoint()
+    give_way(run, job_id, 0)
     asked: set[str] = set(known)
     with RecordBehind("studio-segments") as behind:
         for done, segment in enumerate(segments, start=1):
@@ -127,6 +147,8 @@ def render_studio_project(run: JobRun) -> dict[str, Any]:
             behind.wait()
             run.checkpoint()
             behind.submit(record, done, segment.id, key, samples, sample_rate, generation_ms)
+            if done < total:
+                give_way(run, job_id, done, behind.wait)
     keys = [render_key(segment_voice(content, segment)) for segment in segments]
     ours = tuple(s.id for s, key in zip(segments, keys, strict=True) if known[key].render_job_id == job_id)
     rate = known[keys[0]].sample_rate if keys else 0

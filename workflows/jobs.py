@@ -76,6 +76,11 @@ class WorkerShuttingDown(Exception):
     """Raised by ``JobRun.checkpoint`` when the worker process is stopping: requeue, don't fail."""
 
 
+class JobDeferred(Exception):
+    """The job gives way to more urgent work: its message goes back to the queue (after a short
+    delay), neither failed nor retried."""
+
+
 def to_new_event(
     category: str, event: DomainEvent, event_id: str | None = None, metadata: dict[str, Any] | None = None
 ) -> NewEvent:

@@ -137,7 +137,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from workers.heartbeat import metrics_report
     from workers.model_jobs import LoadRecorder, ModelRequestFollower
     from workers.process import run_worker_process
-    from workers.runtime import WorkerRuntime, install
+    from workers.runtime import install
 
     if not args.no_migrate:
         upgrade(settings.resolved_database_url)
@@ -147,16 +147,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         return 2
     worker_id = new_worker_id()
     recorder = LoadRecorder(container.store, worker_id, container.model_files)
-    runtime = WorkerRuntime(
-        store=container.store,
-        worker_id=worker_id,
-        catalog=container.catalog,
-        model_files=container.model_files,
-        engines=EngineRegistry(container.catalog, container.model_files, listener=recorder),
-        hub_url=settings.hub_url,
-        media=container.media,
-        dispatcher=container.jobs.dispatcher,
-    )
+    engines = EngineRegistry(container.catalog, container.model_files, listener=recorder)
+    runtime = container.worker_runtime(worker_id, engines)
     install(runtime)
     if settings.warm_diarizer and runtime.engines is not None:
         warm_default_diarizer(runtime.engines, container.catalog)

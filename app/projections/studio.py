@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, insert, select, update
+from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
 
 from app.projections.records import Creator, RecordProjection, Row
 from app.projections.tables import studio_folders, studio_projects, studio_renders
@@ -29,8 +29,9 @@ from domain.studio import (
     SegmentsDeleted,
     SegmentSplit,
 )
-from domain.studio_renders import STUDIO_RENDER, RenderParams
+from domain.studio_renders import STUDIO_RENDER, RenderParams, RenderPriorityChanged
 from eventstore.base import RecordedEvent, dumps
+from eventstore.db import read_transaction
 
 
 def _kept(event: RecordedEvent) -> dict[str, Any]:
@@ -134,6 +135,8 @@ class StudioRendersProjection(RecordProjection):
         return {JobRequested.verb: _requested}
 
     def changes(self, connection: Connection, row: Row, verb: str, event: RecordedEvent) -> dict[str, Any]:
+        if verb == RenderPriorityChanged.verb:
+            return {"priority": RenderPriorityChanged.model_validate(event.data).priority}
         lifecycle = lifecycle_event(event.type, event.data)
         changes: dict[str, Any] = {}
         match lifecycle:
@@ -173,5 +176,28 @@ def _requested(connection: Connection, event: RecordedEvent) -> None:
         "project_id": params.project_id,
         "project_version": params.project_version,
         "segment_ids": segment_ids,
+        "priority": params.priority,
     }
     connection.execute(insert(studio_renders).values(**values))
+
+
+class StudioRenderQueue:
+    """``workflows.studio.RenderQueue`` on the ``studio_renders`` read model."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def outranked_by(self, job_id: str) -> str | None:
+        mine = select(studio_renders.c.priority).where(studio_renders.c.id == job_id).scalar_subquery()
+        query = (
+            select(studio_renders.c.id)
+            .where(
+                studio_renders.c.status == STUDIO_RENDER.record_status("queued"),
+                studio_renders.c.priority > mine,
+            )
+            .order_by(studio_renders.c.priority.desc(), studio_renders.c.created_position)
+            .limit(1)
+        )
+        with read_transaction(self.engine) as connection:
+            found = connection.execute(query).scalar()
+        return str(found) if found is not None else None

@@ -236,6 +236,7 @@ studio_renders = Table(
     Column("project_version", Integer, nullable=False),
     Column("segment_ids", Text, nullable=True),
     Column("status", String(16), nullable=False),
+    Column("priority", Integer, nullable=False, server_default="0"),
     Column("progress", Float, nullable=False),
     Column("result", Text, nullable=True),
     Column("error", Text, nullable=True),
@@ -245,6 +246,7 @@ studio_renders = Table(
     Column("last_position", Integer, nullable=False),
 )
 Index("ix_studio_renders_project", studio_renders.c.project_id, studio_renders.c.created_position)
+Index("ix_studio_renders_waiting", studio_renders.c.status, studio_renders.c.priority)
 
 # Studio schedules (docs/studio.md): one row per schedule, with what its ticker needs to fire it
 # (the stream version it is at, the ticks done, the next one due and the last render of each

@@ -74,15 +74,7 @@ def install_runtime(
     container: Container, engines: EngineRegistry, worker_id: str = "test-worker"
 ) -> WorkerRuntime:
     """Install the runtime the actors run in, as ``sauti worker`` does, over ``container``."""
-    runtime = WorkerRuntime(
-        store=container.store,
-        worker_id=worker_id,
-        catalog=container.catalog,
-        model_files=engines.model_files,
-        engines=engines,
-        media=container.media,
-        dispatcher=container.jobs.dispatcher,
-    )
+    runtime = container.worker_runtime(worker_id, engines)
     install(runtime)
     return runtime
 

@@ -366,3 +366,48 @@ async def test_a_voice_its_model_cannot_speak_is_refused_when_sent(
     assert len(container.store.read_stream(f"studio-{project['id']}")) == version
     espeak = await _json(await client.patch(base, json={"model": "eSpeak-NG", "voice": "fr"}), 200)
     assert espeak["voice"] == "fr"
+
+
+def test_a_render_of_a_higher_priority_goes_first_and_the_other_gives_way_between_segments(
+    container: Container, worker: Callable[[], dramatiq.Worker]
+) -> None:
+    from domain.studio_renders import RenderParams
+    from tests.integration.conftest import wait_for_events
+
+    long_id = _project_with(container, LONG)
+    urgent_id = _project_with(container, LONG[:2])
+    worker()  # one worker thread: one render at a time
+    slow = _submit_render(container, long_id)
+    wait_for_events(container, slow, lambda e: _progressed(e) >= 2)
+    version = len(container.store.read_stream(f"studio-{urgent_id}"))
+    params = RenderParams(project_id=urgent_id, project_version=version, model="Piper-Joe-Medium", priority=5)
+    urgent = container.jobs.submit(STUDIO_RENDER, params)
+
+    urgent_events = wait_for_terminal(container, urgent)
+    slow_events = wait_for_terminal(container, slow)
+    assert urgent_events[-1].type == slow_events[-1].type == "render.completed"
+    assert urgent_events[-1].position < slow_events[-1].position  # it did not wait for the long one
+    deferred = [e for e in slow_events if e.type == "render.deferred"]
+    assert len(deferred) == 1 and deferred[0].data["behind"] == urgent.partition("-")[2]
+    synthesized = [e.data["detail"]["segment_id"] for e in slow_events if e.type == "render.progressed"]
+    assert sorted(synthesized) == sorted(f"s{n}" for n in range(len(LONG)))  # none twice, none lost
+
+
+async def test_a_queued_render_s_priority_can_be_changed_and_bad_ones_are_refused(
+    client: Client, container: Container, worker: Callable[[], dramatiq.Worker]
+) -> None:
+    project = await _create(client)
+    base = f"{PROJECTS}/{project['id']}/render-jobs"
+    job = await _json(await client.post(base, json={"priority": -3}), 202)
+    assert job["priority"] == -3 and job["status"] == "queued"  # no worker yet
+    raised = await _json(await client.patch(f"{base}/{job['id']}", json={"priority": 7}), 200)
+    assert raised["priority"] == 7 and raised["status"] == "queued"
+    refused = await _json(await client.patch(f"{base}/{job['id']}", json={"priority": 11}), 400)
+    assert refused["error"]["param"] == "priority"
+    assert (await _json(await client.post(base, json={"priority": "high"}), 400))["error"][
+        "param"
+    ] == "priority"
+    worker()
+    await asyncio.to_thread(wait_for_terminal, container, STUDIO_RENDER.stream_id(job["id"]))
+    late = await _json(await client.patch(f"{base}/{job['id']}", json={"priority": 1}), 409)
+    assert "completed" in late["error"]["message"]

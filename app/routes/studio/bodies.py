@@ -20,6 +20,7 @@ from domain.studio import (
     MAX_SPEED,
     MIN_SPEED,
 )
+from domain.studio_renders import MAX_PRIORITY, MIN_PRIORITY
 from domain.studio_schedules import MAX_INTERVAL_SECONDS, MIN_INTERVAL_SECONDS
 
 Name = Annotated[str | None, read.text(strip=True, max_chars=MAX_NAME_CHARS)]
@@ -135,18 +136,27 @@ class SnapshotBody(BodyModel):
     name: Name = Field(None, description="What to call the snapshot.")
 
 
+Priority = Annotated[int | None, read.integer(MIN_PRIORITY, maximum=MAX_PRIORITY)]
+PRIORITY_HELP = (
+    f"{MIN_PRIORITY} to {MAX_PRIORITY} (default 0): a queued render of a higher priority starts "
+    "first, and a running one of a lower priority gives way to it between segments."
+)
+
+
 class RenderBody(BodyModel):
-    """A render job: every segment, or `segment_ids` only."""
+    """A render job: every segment, or `segment_ids` only, at a `priority`."""
 
     optional = True
     segment_ids: Annotated[list[str] | None, Passed] = Field(None, description="Only these segments.")
+    priority: Priority = Field(None, description=PRIORITY_HELP)
 
 
 class RenderChangeBody(BodyModel):
-    """Cancel a render job: `status: "cancelled"` (or `action: "cancel"`)."""
+    """Cancel a render job (`status: "cancelled"` or `action: "cancel"`) or change its `priority`."""
 
     status: OptionalId = Field(None, description='"cancelled" cancels the job.')
     action: OptionalId = Field(None, description='"cancel" cancels the job.')
+    priority: Priority = Field(None, description=PRIORITY_HELP, examples=[5])
 
 
 def meta_size_check(meta: dict[str, Any]) -> dict[str, Any]:

@@ -35,10 +35,12 @@ from domain.studio_renders import (
     MixedSampleRates,
     NotRendered,
     RenderParams,
+    RenderPriorityChanged,
     export_layout,
     selected,
 )
 from eventstore.db import read_transaction
+from workflows.jobs import to_new_event
 
 blueprint = Blueprint("studio_renders", __name__)
 PROJECT = f"{BASE_URL}/projects/<project_id>"
@@ -55,6 +57,7 @@ def _render_json(row: dict[str, Any], project: Project) -> dict[str, Any]:
         "project_version": row["project_version"],
         "segment_ids": json.loads(row["segment_ids"]) if row["segment_ids"] else None,
         "status": status,
+        "priority": row["priority"],
         "progress": row["progress"],
         "result": json.loads(row["result"]) if row["result"] else None,
         "error": row["error"],
@@ -80,7 +83,7 @@ async def _render_row(project_id: str, job_id: str) -> dict[str, Any]:
     return rows[0]
 
 
-async def _submit(project: Project, segment_ids: list[str] | None) -> Any:
+async def _submit(project: Project, segment_ids: list[str] | None, priority: int = 0) -> Any:
     if segment_ids is not None:
         selected(project, segment_ids)  # unknown ids: 404 before anything is recorded
     params = RenderParams(
@@ -88,6 +91,7 @@ async def _submit(project: Project, segment_ids: list[str] | None) -> Any:
         project_version=project.version,
         model=project.content.model,
         segment_ids=tuple(segment_ids) if segment_ids is not None else None,
+        priority=priority,
     )
     job_id = await JobFollower.for_request().submit(STUDIO_RENDER, params)
     row = await _render_row(project.id, job_id.partition("-")[2])
@@ -113,7 +117,7 @@ async def create_render_job(project_id: str) -> Any:
     ids = body.segment_ids
     if ids is not None and (not isinstance(ids, list) or not ids):
         raise FieldError("`segment_ids` must be a non-empty list of segment ids.", "segment_ids")
-    return await _submit(await current_project(project_id), ids)
+    return await _submit(await current_project(project_id), ids, body.priority or 0)
 
 
 @blueprint.post(f"{PROJECT}/segments/<segment_id>/render")
@@ -128,14 +132,23 @@ async def render_segment(project_id: str, segment_id: str) -> Any:
 @request_body(RenderChangeBody)
 async def update_render_job(project_id: str, job_id: str) -> Any:
     """Cancel the job (`status: "cancelled"` or `action: "cancel"`): it stops between segments,
-    keeping every segment rendered so far."""
+    keeping every segment rendered so far. Or change its `priority` while it waits or runs."""
     project = await current_project(project_id)
-    await _render_row(project_id, job_id)
+    row = await _render_row(project_id, job_id)
     body = (await receive_body(RenderChangeBody)).parse()
-    if body.status != "cancelled" and body.action != "cancel":
-        raise FieldError('Send `status: "cancelled"` (or `action: "cancel"`) to cancel the job.', "status")
-    follower = JobFollower.for_request()
-    follower.cancel(STUDIO_RENDER.stream_id(job_id), "cancelled through the API")
+    cancel = body.status == "cancelled" or body.action == "cancel"
+    if not cancel and body.priority is None:
+        raise FieldError(
+            'Send `status: "cancelled"` (or `action: "cancel"`) to cancel the job, or a `priority`.', "status"
+        )
+    if body.priority is not None and body.priority != row["priority"]:
+        if row["status"] not in ("queued", "running"):
+            raise ApiError(409, f"Render job {job_id!r} is {row['status']}: its priority no longer matters.")
+        stream = STUDIO_RENDER.stream_id(job_id)
+        event = to_new_event(STUDIO_RENDER.category, RenderPriorityChanged(priority=body.priority))
+        await asyncio.to_thread(container().store.append, stream, [event])
+    if cancel:
+        JobFollower.for_request().cancel(STUDIO_RENDER.stream_id(job_id), "cancelled through the API")
     return _render_json(await _render_row(project_id, job_id), project)
 
 
