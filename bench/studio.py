@@ -90,6 +90,16 @@ def render(client: httpx.Client, project_id: str) -> tuple[float, dict[str, Any]
     return elapsed, row["result"]
 
 
+def download(client: httpx.Client, path: str) -> tuple[int, float]:
+    """Bytes read to the end of the response, and the seconds it took."""
+    started = time.perf_counter()
+    size = 0
+    with client.stream("GET", path) as response:
+        for block in response.iter_bytes():
+            size += len(block)
+    return size, time.perf_counter() - started
+
+
 def direct_seconds(texts: list[str]) -> float:
     engine = overhead.piper_direct()
     for _ in engine.synthesize(texts[0]):  # load and warm, as the worker's first segment does
@@ -126,18 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         first = segments[0]
         client.patch(f"{PROJECTS}/{project['id']}/segments/{first['id']}", json={"text": "A new beginning."})
         again, again_result = render(client, project["id"])
-        started = time.perf_counter()
-        size = 0
-        with client.stream("GET", f"{PROJECTS}/{project['id']}/audio?format=wav") as response:
-            for block in response.iter_bytes():
-                size += len(block)
-        exported = time.perf_counter() - started
-        started = time.perf_counter()
-        compressed = 0
-        with client.stream("GET", f"{PROJECTS}/{project['id']}/audio?format=mp3") as response:
-            for block in response.iter_bytes():
-                compressed += len(block)
-        mp3_seconds = time.perf_counter() - started
+        size, exported = download(client, f"{PROJECTS}/{project['id']}/audio?format=wav")
+        compressed, mp3_seconds = download(client, f"{PROJECTS}/{project['id']}/audio?format=mp3")
         peaks = {name: peak_rss_mb(pid) for name, pid in sauti_pids(int(base_url.rpartition(":")[2])).items()}
     print(f"segments={len(segments)}, audio={duration:.1f} s")
     print(f"render, served:  {served:7.2f} s  RTF {served / duration:.3f}")

@@ -22,7 +22,9 @@ from app.settings import Settings
 from domain.catalog import BUILTIN
 from domain.jobs import is_terminal_type
 from eventstore.base import RecordedEvent
+from eventstore.db import sqlite_url
 from migrations.api import upgrade
+from tests.conftest import fresh_postgres_database
 from workers.engines.model_files import ModelFiles
 from workers.engines.registry import EngineRegistry
 from workers.runtime import WorkerRuntime, install
@@ -47,6 +49,19 @@ def settings(tmp_path: Path) -> Settings:
         broker_poll_interval=0.05,
         broker_lease_seconds=5,
     )
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated database on each backend: SQLite in a file, then a fresh Postgres database."""
+    if request.param == "sqlite":
+        url = sqlite_url(tmp_path / "sauti.db")
+        upgrade(url)
+        yield url
+        return
+    with fresh_postgres_database() as url:
+        upgrade(url)
+        yield url
 
 
 @pytest.fixture

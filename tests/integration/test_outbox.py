@@ -6,7 +6,6 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import dramatiq
 import pytest
@@ -15,10 +14,9 @@ import sqlalchemy.exc
 from dramatiq.broker import MessageProxy
 from sqlalchemy import Engine
 
-from eventstore.db import make_engine, sqlite_url
+from eventstore.db import make_engine
 from eventstore.sql import SqlEventStore
-from migrations.api import upgrade
-from tests.conftest import fresh_postgres_database, probe_kind, server_or_skip
+from tests.conftest import probe_kind, server_or_skip
 from workers.dispatch import BrokerDispatcher, job_message
 from workers.middleware import JobRetries
 from workers.outbox import Outbox
@@ -40,18 +38,6 @@ class Setup:
     def queued(self) -> int:
         """Messages waiting in the broker's queue."""
         return int(self.client.hlen(f"{self.broker.namespace}:{QUEUE}.msgs"))
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        url = sqlite_url(tmp_path / "sauti.db")
-        upgrade(url)
-        yield url
-        return
-    with fresh_postgres_database() as url:
-        upgrade(url)
-        yield url
 
 
 def _setup(database_url: str, redis_url: str) -> Setup:

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from app.bootstrap import build_projections
@@ -17,10 +14,8 @@ from app.projections.tables import studio_renders, studio_schedules
 from domain.studio import ProjectCreated, Segment
 from domain.studio_schedules import ScheduleCreated, TargetProject
 from eventstore.base import NO_STREAM, StoreTransaction
-from eventstore.db import make_engine, sqlite_url
+from eventstore.db import make_engine
 from eventstore.sql import SqlEventStore
-from migrations.api import upgrade
-from tests.conftest import fresh_postgres_database
 from workflows.jobs import JobService, to_new_event
 from workflows.studio_schedules import TickRecorder
 
@@ -30,18 +25,6 @@ RACERS = 4
 class NoBroker:
     def dispatch(self, tx: StoreTransaction, actor_name: str, stream_id: str, message_id: str) -> None:
         pass
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        url = sqlite_url(tmp_path / "sauti.db")
-        upgrade(url)
-        yield url
-        return
-    with fresh_postgres_database() as url:
-        upgrade(url)
-        yield url
 
 
 def _store(url: str) -> SqlEventStore:

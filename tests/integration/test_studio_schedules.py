@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import dramatiq
@@ -36,15 +35,9 @@ TEXT = "The weather was warm and sunny all day.\n\nPlease call me tomorrow morni
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        job_min_backoff_ms=50,
-        job_max_backoff_ms=200,
-        broker_poll_interval=0.05,
-        broker_lease_seconds=5,
-        studio_schedule_poll_seconds=0,
-    )
+def settings(settings: Settings) -> Settings:
+    """The web process's own ticker off: every tick here is fired by the test."""
+    return settings.model_copy(update={"studio_schedule_poll_seconds": 0})
 
 
 async def _json(response: Any, status: int) -> Any:
