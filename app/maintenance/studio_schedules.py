@@ -41,6 +41,7 @@ from domain.studio_schedules import (
     TargetProject,
 )
 from eventstore.db import read_transaction
+from workers.engines.audio import AudioEncodeError
 from workflows.studio import load_project
 from workflows.studio_schedules import TickRecorder
 
@@ -108,9 +109,12 @@ def fire_due(container: Container, now: float) -> int:
     fired = 0
     for row in rows:
         schedule = schedule_of(row)
-        last = _last_renders(container, row)
-        projects = functools.partial(target_projects, container, schedule.settings)
-        fired += len(recorder.fire(schedule, now, projects, last))
+        try:
+            last = _last_renders(container, row)
+            projects = functools.partial(target_projects, container, schedule.settings)
+            fired += len(recorder.fire(schedule, now, projects, last))
+        except Exception:  # one schedule's trouble holds no other back; the next poll tries again
+            log.exception("firing %s failed", schedule.stream_id)
     return fired
 
 
@@ -133,7 +137,10 @@ def _export_one(container: Container, run_id: str, target: RunTarget, fmt: str) 
         return failed(error=str(error))
     namespace, _, filename = checked.rpartition("/")
     upload = MediaUpload(checked, namespace or None, filename, export_content_type(fmt), b"")
-    row = library.upload_chunks(upload, export_blocks(container.media, layout, fmt), EXPORT_META)
+    try:
+        row = library.upload_chunks(upload, export_blocks(container.media, layout, fmt), EXPORT_META)
+    except AudioEncodeError as error:  # this FFmpeg cannot make the format: it never will
+        return failed(error=str(error))
     if row is None:
         return None
     return RunExported(
@@ -163,7 +170,11 @@ def export_finished(container: Container) -> int:
         for target in waiting:
             status = statuses.get(target.render_job_id or "")
             if status in RENDER_SETTLED_OK:
-                exported = _export_one(container, run["run_id"], target, run["export_format"] or "wav")
+                try:
+                    exported = _export_one(container, run["run_id"], target, run["export_format"] or "wav")
+                except Exception:  # a full disk, a vanished file: the next poll tries again
+                    log.exception("exporting run %s of %s failed", run["run_id"], target.project_id)
+                    continue
             elif status in RENDER_FAILED:
                 exported = RunExported(
                     run_id=run["run_id"],
