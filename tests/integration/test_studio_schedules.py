@@ -123,6 +123,10 @@ async def test_missed_ticks_coalesce_unless_the_schedule_says_otherwise(
     project = await _project(client)
     coalescing = await _schedule(client, project_id=project["id"])
     each = await _schedule(client, project_id=project["id"], coalesce=False)
+    other = await _project(client)
+    await _schedule(client, project_id=other["id"])
+    listed = await _json(await client.get(SCHEDULES, query_string={"project_id": project["id"]}), 200)
+    assert sorted(s["id"] for s in listed["records"]) == sorted([coalescing["id"], each["id"]])
     start = coalescing["next_run_at"] - 60
     await _fire(container, start + 10 * 60 + 30)  # ten ticks came due while nobody fired
 

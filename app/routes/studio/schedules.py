@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from quart import Blueprint, jsonify
+from quart import Blueprint, jsonify, request
 from sqlalchemy import Engine, select
 
 from app.bootstrap import Container
@@ -167,8 +167,13 @@ def _sent(received: Any, body: ScheduleFields) -> dict[str, Any]:
 
 @blueprint.get(SCHEDULES)
 async def list_schedules() -> Any:
-    """Schedules, newest first, with cursor pagination."""
-    fetch = functools.partial(newest_first, _engine(), studio_schedules, select(studio_schedules))
+    """Schedules, newest first, with cursor pagination; `project_id` or `folder_id` keeps those
+    that target it."""
+    query = select(studio_schedules)
+    for name in ("project_id", "folder_id"):
+        if value := request.args.get(name):
+            query = query.where(studio_schedules.c[name] == value)
+    fetch = functools.partial(newest_first, _engine(), studio_schedules, query)
     return await newest_first_page(fetch, schedule_json)
 
 

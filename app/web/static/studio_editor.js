@@ -170,8 +170,7 @@ export async function mountEditor(root, projectId, { navigate }) {
   const cron = h("input", { type: "text", id: "studio-schedule-cron", placeholder: "0 6 * * *", "aria-label": "Or a cron expression" });
   const exportPath = h("input", { type: "text", id: "studio-schedule-path", placeholder: "studio/chapter.mp3", "aria-label": "Export to media path" });
   async function loadSchedules() {
-    const page = await listPage("/v1/studio/schedules", { limit: 100 });
-    const mine = page.records.filter((s) => s.project_id === projectId);
+    const mine = (await listPage("/v1/studio/schedules", { limit: 100, params: { project_id: projectId } })).records;
     const items = await Promise.all(mine.map(async (s) => {
       const runs = (await listPage(s.runs_url, { limit: 5 })).records;
       return h("div", { class: "history-item", "data-schedule": s.id },
