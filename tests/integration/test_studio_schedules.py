@@ -226,5 +226,7 @@ async def test_bad_schedules_are_refused_naming_the_field_and_nothing_is_written
     assert (await _json(patched, 400))["error"]["param"] == "cron"
     assert (await _json(await client.patch(path, json={"name": None}), 400))["error"]["param"] == "name"
     assert (await _json(await client.get(path), 200))["version"] == schedule["version"]
+    decomposed = await _json(await client.patch(path, json={"export_path": "out/cafe\u0301.wav"}), 200)
+    assert decomposed["export"]["path"] == "out/caf\u00e9.wav"  # kept in NFC, as media paths are
     await _json(await client.get(f"{SCHEDULES}/nope/runs"), 404)
     await _json(await client.patch(f"{SCHEDULES}/nope", json={"enabled": False}), 404)

@@ -238,8 +238,8 @@ async def update_schedule(schedule_id: str) -> Any:
 
     def decide(row: dict[str, Any]) -> DomainEvent | None:
         schedule = schedule_of(row)
-        _check(container(), schedule.settings.model_copy(update=sent))
-        return changed(schedule, sent, time.time())
+        checked = _check(container(), schedule.settings.model_copy(update=sent))
+        return changed(schedule, {name: getattr(checked, name) for name in sent}, time.time())
 
     return schedule_json(await asyncio.to_thread(_decided, schedule_id, decide))
 
