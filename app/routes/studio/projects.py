@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from quart import current_app
+from sqlalchemy import Engine, Table, select
 
 from app.bootstrap import Container, request_metadata
 from domain.errors import NotFound
@@ -24,6 +25,7 @@ from domain.studio import (
 )
 from domain.studio_renders import render_key, segment_voice
 from eventstore.base import AppendResult, ConcurrencyError, ExpectedVersion, RecordedEvent
+from eventstore.db import read_transaction
 from workflows.jobs import to_new_event
 from workflows.studio import load_project
 
@@ -32,6 +34,12 @@ ATTEMPTS = 5
 
 def container() -> Container:
     return current_app.config["SAUTI_CONTAINER"]
+
+
+def listed(engine: Engine, table: Table, stream: str) -> bool:
+    """Whether the read model ``table`` (``studio_folders``, ``studio_projects``) has ``stream``."""
+    with read_transaction(engine) as connection:
+        return connection.execute(select(table.c.id).where(table.c.stream_id == stream)).first() is not None
 
 
 def project_stream(project_id: str) -> str:

@@ -38,6 +38,7 @@ from app.routes.studio.projects import (
     change_on_history,
     container,
     current_project,
+    listed,
     project_json,
     project_row_json,
     pronunciation_json,
@@ -81,7 +82,6 @@ from domain.studio import (
 )
 from domain.studio_renders import touches
 from eventstore.base import NO_STREAM, RecordedEvent
-from eventstore.db import read_transaction
 
 blueprint = Blueprint("studio", __name__)
 PROJECTS = f"{BASE_URL}/projects"
@@ -128,16 +128,9 @@ async def _check_voices(wanted: Iterable[tuple[str, str | None, str]]) -> None:
     )
 
 
-def _folder_exists(engine: Engine, folder_id: str) -> bool:
-    query = select(studio_folders.c.id).where(
-        studio_folders.c.stream_id == stream_id(FOLDER_CATEGORY, folder_id)
-    )
-    with read_transaction(engine) as connection:
-        return connection.execute(query).first() is not None
-
-
 async def _check_folder(folder_id: str | None) -> None:
-    if folder_id is not None and not await asyncio.to_thread(_folder_exists, _engine(), folder_id):
+    folder = stream_id(FOLDER_CATEGORY, folder_id) if folder_id is not None else None
+    if folder is not None and not await asyncio.to_thread(listed, _engine(), studio_folders, folder):
         raise ApiError(400, f"No Studio folder {folder_id!r}: create it first.", param="folder_id")
 
 

@@ -33,7 +33,7 @@ from app.projections.tables import (
 from app.routes.media.library import MediaLibrary
 from app.routes.studio.bodies import ScheduleBody, ScheduleFields
 from app.routes.studio.exports import makeable
-from app.routes.studio.projects import append, container
+from app.routes.studio.projects import append, container, listed
 from domain.events import DomainEvent, new_id, stream_id
 from domain.fields import FieldError
 from domain.media_objects import media_url
@@ -128,21 +128,16 @@ def schedule_json(row: dict[str, Any]) -> dict[str, Any]:
 # --- what a schedule may say ------------------------------------------------------------------
 
 
-def _exists(engine: Engine, table: Any, stream: str) -> bool:
-    with read_transaction(engine) as connection:
-        return connection.execute(select(table.c.id).where(table.c.stream_id == stream)).first() is not None
-
-
 def _check(store_container: Container, settings: ScheduleSettings) -> ScheduleSettings:
     """The whole schedule's rules, its trigger, its target and its export (FieldError naming the field)."""
     check_settings(settings)
     check_trigger(settings)
     engine = store_container.engine
-    if settings.project_id is not None and not _exists(
+    if settings.project_id is not None and not listed(
         engine, studio_projects, stream_id(PROJECT_CATEGORY, settings.project_id)
     ):
         raise ApiError(404, f"No Studio project {settings.project_id!r}.", param="project_id")
-    if settings.folder_id is not None and not _exists(
+    if settings.folder_id is not None and not listed(
         engine, studio_folders, stream_id(FOLDER_CATEGORY, settings.folder_id)
     ):
         raise ApiError(404, f"No Studio folder {settings.folder_id!r}.", param="folder_id")
