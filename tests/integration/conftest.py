@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import dramatiq
 import pytest
@@ -118,6 +119,13 @@ def worker(container: Container) -> Iterator[Callable[[], dramatiq.Worker]]:
     yield start
     for instance in running:
         instance.stop(timeout=10_000)
+
+
+async def json_answer(response: Any, status: int) -> Any:
+    """A test client response's JSON body, once its status is the one expected (else the body shows)."""
+    body = await response.get_json()
+    assert response.status_code == status, body
+    return body
 
 
 def has_ended(events: list[RecordedEvent]) -> bool:

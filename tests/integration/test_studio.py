@@ -20,6 +20,7 @@ from app.bootstrap import Container
 from domain.catalog import find_variant
 from domain.studio_renders import STUDIO_RENDER
 from eventstore.base import RecordedEvent
+from tests.integration.conftest import json_answer as _json
 from tests.integration.conftest import wait_for_terminal
 from tests.wer import word_error_rate
 from workers.engines.audio import decode_audio
@@ -36,12 +37,6 @@ PARAGRAPHS = (
 TEXT = "\n\n".join(PARAGRAPHS)
 PROJECTS = "/v1/studio/projects"
 AUDIO_RENDERED = "studio.segment_audio_rendered"
-
-
-async def _json(response: Any, status: int) -> Any:
-    body = await response.get_json()
-    assert response.status_code == status, body
-    return body
 
 
 async def _create(client: Client, **fields: Any) -> dict[str, Any]:

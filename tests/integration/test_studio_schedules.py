@@ -22,6 +22,7 @@ from app.projections.tables import studio_schedules
 from app.settings import Settings
 from domain.studio_renders import STUDIO_RENDER
 from domain.studio_schedules import TickFired
+from tests.integration.conftest import json_answer as _json
 from tests.integration.conftest import wait_for_terminal
 from workers.engines.audio import decode_audio
 from workers.engines.base import SAMPLE_RATE
@@ -38,12 +39,6 @@ TEXT = "The weather was warm and sunny all day.\n\nPlease call me tomorrow morni
 def settings(settings: Settings) -> Settings:
     """The web process's own ticker off: every tick here is fired by the test."""
     return settings.model_copy(update={"studio_schedule_poll_seconds": 0})
-
-
-async def _json(response: Any, status: int) -> Any:
-    body = await response.get_json()
-    assert response.status_code == status, body
-    return body
 
 
 async def _project(client: Client, **fields: Any) -> dict[str, Any]:
