@@ -151,7 +151,7 @@ export async function mountEditor(root, projectId, { navigate }) {
   });
 
   const format = h("select", { id: "studio-export-format", "aria-label": "Export format" }, EXPORT_FORMATS.map((f) => h("option", { value: f }, f)));
-  const exportPlayer = h("audio", { controls: true, id: "studio-export-audio", preload: "none" });
+  const exportPlayer = h("audio", { controls: true, id: "studio-export-audio", preload: "metadata" });
   const exportLink = h("a", { class: "button small", id: "studio-download" }, "Download");
   const exportBox = h("div", { class: "stack", id: "studio-export", hidden: true }, exportPlayer, exportLink);
   const exportNow = async () => {

@@ -68,8 +68,8 @@ def test_create_render_edit_re_render_export_and_play(ui: Browsing) -> None:
     page.click("#studio-export-button")
     page.wait_for_selector("#studio-export:not([hidden])")
     page.wait_for_function(
-        "() => { const a = document.querySelector('#studio-export-audio'); a.preload = 'auto';"
-        " if (a.readyState === 0) a.load(); return a.readyState >= 1 && a.duration > 1; }",
+        "() => { const a = document.querySelector('#studio-export-audio');"
+        " return a.readyState >= 1 && a.duration > 1; }",
         timeout=30_000,
     )
     page.evaluate("document.querySelector('#studio-export-audio').play()")
