@@ -7,6 +7,26 @@ import { get } from "./api.js";
 
 const RETRY_MS = [250, 500, 1000, 2000, 4000];
 
+/** `work` wrapped so that calls made while it runs fold into one more run after it: the last run
+ * always starts after the last call, so a page refreshed on an event never ends showing data read
+ * before that event (an earlier read still in flight would otherwise be taken for the new one). */
+export function rerunner(work) {
+  let running = null;
+  let again = false;
+  const loop = async () => {
+    try {
+      do { again = false; await work(); } while (again);
+    } finally {
+      running = null;
+    }
+  };
+  return () => {
+    if (running) { again = true; return running; }
+    running = loop();
+    return running;
+  };
+}
+
 /** An SSE connection that stays open: `onEvent({type, id, data})` for each event. */
 export class LiveStream {
   constructor(url, onEvent, { lastId = null, once = false } = {}) {

@@ -3,7 +3,7 @@
 // per-segment progress, pronunciations, snapshots with restore, the export, and its schedules.
 import { get, post, patch, del, errorNotice, listPage } from "./api.js";
 import { h, fill, statusBadge, progressBar, ago, when, toast } from "./dom.js";
-import { LiveStream } from "./live.js";
+import { LiveStream, rerunner } from "./live.js";
 
 const EXPORT_FORMATS = ["wav", "mp3", "opus", "flac", "raw_i16", "raw_f32"];
 const KEYS_HELP = "Keys in a segment: Alt+↑/↓ moves it, Alt+Enter splits it at the cursor, Alt+J joins it with the next.";
@@ -23,13 +23,13 @@ export async function mountEditor(root, projectId, { navigate }) {
   let project = null;
   let dragged = null;
 
-  async function reload() {
+  const reload = rerunner(async () => {
     project = await get(base);
     title.textContent = project.name;
     document.title = `${project.name} · Studio · Sauti`;
     summary.textContent = `${project.segment_count} segments, ${project.rendered_segment_count} rendered · ${project.model}${project.voice ? ` · voice ${project.voice}` : ""}`;
     fill(segments, project.segments.map(segmentRow));
-  }
+  });
 
   const act = (work) => async (...args) => {
     try { await work(...args); await reload(); } catch (error) { fail(error); }

@@ -96,3 +96,31 @@ def test_a_dropped_feed_resumes_and_misses_nothing(
     assert page.evaluate("window.__seen") == expected
     for stream_id in ids:
         page.wait_for_selector(f"tr[data-stream='{stream_id}'][data-status='completed']")
+
+
+def test_a_refresh_asked_for_while_one_runs_runs_once_more_after_it(ui: Browsing) -> None:
+    """Pages re-read a record on its events (live.js ``rerunner``). A read still in flight when the
+    next event lands started before that event, so it must not stand for the new read: once a
+    diarization record page stayed on "processing" because its "completed" event joined a read
+    begun on the event before."""
+    page = ui.open("/#/jobs")
+    page.wait_for_selector("main[data-ready='jobs']")
+    runs = page.evaluate(
+        """async () => {
+            const app = document.querySelector("script[type='module']").src;  // /ui/<version>/app.js
+            const { rerunner } = await import(new URL("live.js", app).href);
+            const started = [];
+            let release = null;
+            const refresh = rerunner(async () => {
+                started.push(performance.now());
+                await new Promise((resolve) => { release = resolve; });
+            });
+            const asked = [refresh(), refresh(), refresh()];  // two asks while the first read runs
+            const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+            release(); await settle();
+            release(); await Promise.all(asked);
+            const afterwards = refresh(); await settle(); release(); await afterwards;
+            return started.length;
+        }"""
+    )
+    assert runs == 3  # the first, one more for both asks made meanwhile, and the later one

@@ -2,7 +2,7 @@
 // then read, play, edit and export the result.
 import { get, post, patch, request, errorNotice, listPage } from "../api.js";
 import { h, clear, fill, icon, pageHead, statusBadge, progressBar, clock, ago, download } from "../dom.js";
-import { LiveStream } from "../live.js";
+import { LiveStream, rerunner } from "../live.js";
 import { EXPORTS, EXPORT_TYPES, speakerName, speakerColour } from "../transcript.js";
 
 const KINDS = [
@@ -157,7 +157,6 @@ async function recordView(root, id) {
   const body = h("div", { class: "stack" });
   let percent = record.progress || 0;
   let duration = record.duration || null;
-  let refetching = null;
 
   titleInput.value = record.title || record.filename || "";
   titleInput.addEventListener("change", async () => {
@@ -172,16 +171,11 @@ async function recordView(root, id) {
       : record.stage ? `Stage: ${record.stage}` : "";
   }
 
-  async function refetch() {
-    if (refetching) return refetching;
-    refetching = (async () => {
-      try { record = await get(base); } catch (error) { fail(error); }
-      refetching = null;
-      showProgress();
-      renderBody();
-    })();
-    return refetching;
-  }
+  const refetch = rerunner(async () => {
+    try { record = await get(base); } catch (error) { fail(error); }
+    showProgress();
+    renderBody();
+  });
 
   // Progress from the record's own events, live; the record is re-read when something it shows changed.
   const live = new LiveStream(record.events_url, ({ data: event }) => {
