@@ -12,6 +12,7 @@ import dramatiq
 from sqlalchemy import Engine
 
 from app.logging import request_id_var
+from app.projections.chat_threads import ChatThreadsProjection
 from app.projections.job_timings import JobTimingsProjection
 from app.projections.jobs import JobsProjection
 from app.projections.media_objects import MediaObjectsProjection
@@ -75,6 +76,7 @@ def build_projections() -> ProjectionRegistry:
             StudioProjectsProjection(),
             StudioRendersProjection(),
             StudioSchedulesProjection(),
+            ChatThreadsProjection(),
         ]
     )
 

@@ -26,8 +26,11 @@ MEDIA_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
     "saved": (("audio",),),
     # A media path's object (``/v1/media``).
     "uploaded": (("digest",),),
+    # A chat thread message's audio attachments: the thread keeps them while it lasts.
+    "message_sent": (("attachments", "*", "digest"),),
 }
-"""By event verb (in any category): where in the event's data a media digest may be."""
+"""By event verb (in any category): where in the event's data a media digest may be (``*``: each
+item of a list)."""
 
 RELEASING_VERBS = frozenset({"record_deleted", "deleted"})
 """Events after which their stream claims no media object (a record, voice or media path deleted)."""
@@ -48,12 +51,20 @@ def claimed_media(event_type: str, data: Mapping[str, Any]) -> list[str]:
     """The media digests the event claims for its stream, each once."""
     found: list[str] = []
     for path in MEDIA_FIELDS.get(verb_of(event_type), ()):
-        value: Any = data
-        for key in path:
-            value = value.get(key) if isinstance(value, Mapping) else None
-        if isinstance(value, str) and _DIGEST.match(value) and value not in found:
-            found.append(value)
+        for value in _values_at(data, path):
+            if isinstance(value, str) and _DIGEST.match(value) and value not in found:
+                found.append(value)
     return found
+
+
+def _values_at(value: Any, path: tuple[str, ...]) -> list[Any]:
+    if not path:
+        return [value]
+    key, rest = path[0], path[1:]
+    if key == "*":
+        items = value if isinstance(value, list | tuple) else ()
+        return [found for item in items for found in _values_at(item, rest)]
+    return _values_at(value.get(key), rest) if isinstance(value, Mapping) else []
 
 
 def releases_media(event_type: str) -> bool:

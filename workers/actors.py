@@ -30,6 +30,7 @@ from workers import runtime
 from workflows.jobs import JobCancelledError, JobDeferred, JobInputError, JobRun, WorkerShuttingDown
 
 JobFunction = Callable[[JobRun], dict[str, Any] | None]
+WaitCheck = Callable[[JobRun], str | None]
 MessageFunction = Callable[..., None]
 P = TypeVar("P", bound=BaseModel)
 
@@ -55,9 +56,13 @@ def _register(spec: ActorSpec) -> None:
     _specs[spec.name] = spec
 
 
-def job_actor(*kinds: JobKind[Any], **options: Any) -> Callable[[JobFunction], JobFunction]:
+def job_actor(
+    *kinds: JobKind[Any], waits: WaitCheck | None = None, **options: Any
+) -> Callable[[JobFunction], JobFunction]:
     """Declare the actor of ``kinds`` (they name the same actor and queue). ``options`` are
-    Dramatiq actor options (max_retries, throws…)."""
+    Dramatiq actor options (max_retries, throws…). ``waits(run)`` says what a job must wait for
+    before it starts (None: nothing): a waiting job goes back to the queue as it was, queued, with
+    nothing recorded."""
     names = {(kind.actor, kind.queue) for kind in kinds}
     if len(names) != 1:
         raise ValueError(f"job kinds {[k.name for k in kinds]} do not share one actor and queue")
@@ -65,7 +70,7 @@ def job_actor(*kinds: JobKind[Any], **options: Any) -> Callable[[JobFunction], J
 
     def decorate(fn: JobFunction) -> JobFunction:
         def body(stream_id: str) -> None:
-            run_job(fn, stream_id)
+            run_job(fn, stream_id, waits)
 
         _register(ActorSpec(name, body, fn.__module__, queue, dict(options), kinds))
         return fn
@@ -85,13 +90,18 @@ def message_actor(
     return decorate
 
 
-def run_job(fn: JobFunction, stream_id: str) -> None:
+def run_job(fn: JobFunction, stream_id: str, waits: WaitCheck | None = None) -> None:
     rt = runtime.current()
     message = CurrentMessage.get_current_message()
     message_id = message.message_id if message is not None else stream_id
     run = JobRun(
         rt.store, stream_id, message_id=message_id, worker=rt.worker_id, should_stop=rt.stopping.is_set
     )
+    state = run.state
+    if waits is not None and state.exists and not state.is_terminal and not state.cancel_requested:
+        waiting_for = waits(run)
+        if waiting_for is not None:
+            raise JobDeferred(f"{stream_id} waits for {waiting_for}")
     if not run.begin():
         return
     try:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from domain.generation import CHAT, TextGenerated, usage
@@ -34,7 +35,7 @@ from domain.responses import RESPONSE
 from domain.tool_calls import ToolCallFilter, forced_call_schema, tool_names
 from workers import runtime
 from workers.actors import job_actor, job_model, job_params
-from workers.engines.base import CapabilityError, CompletionRequest
+from workers.engines.base import CapabilityError, ChatModel, CompletionRequest
 from workflows.jobs import JobInputError, JobRun
 
 FLUSH_SECONDS = 0.1
@@ -94,23 +95,42 @@ def _tool_setup(params: dict[str, Any]) -> tuple[list[dict[str, Any]], str | Non
     return tools, grammar, ToolCallFilter(tool_names(tools))
 
 
-@job_actor(CHAT, RESPONSE)
-def generate_text(run: JobRun) -> dict[str, Any] | None:
-    params = run.params
-    if run.kind_events(TextGenerated.verb):
-        run.fail(
-            "The worker stopped in the middle of generating this answer; the partial text is kept "
-            "in the stream's events. Send the request again.",
-            "runtime_error",
-        )
-        return None
-    kind = RESPONSE if run.category == RESPONSE.category else CHAT
-    variant = job_model(kind, str(params.get("model", "")), job_params(kind, run))
-    tools, grammar, splitter = _tool_setup(params)
-    engine = runtime.engines().get(variant)
+@dataclass
+class Generated:
+    """What one streamed generation produced, and how fast."""
+
+    text: str
+    """The raw output."""
+    content: str
+    """The text outside tool calls (what the ``text_generated`` events add up to)."""
+    tool_calls: list[dict[str, Any]]
+    finish_reason: str
+    prompt_tokens: int
+    completion_tokens: int
+    elapsed: float
+    first_token_ms: float | None
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "usage": usage(self.prompt_tokens, self.completion_tokens),
+            "generation_time_ms": round(self.elapsed * 1000, 1),
+            "time_to_first_token_ms": round(self.first_token_ms, 1)
+            if self.first_token_ms is not None
+            else None,
+            "tokens_per_second": round(self.completion_tokens / self.elapsed, 2)
+            if self.elapsed > 0
+            else None,
+        }
+
+
+def generate(
+    run: JobRun, engine: ChatModel, request: CompletionRequest, splitter: ToolCallFilter | None = None
+) -> Generated:
+    """Stream the engine's answer into ``<category>.text_generated`` events (the first delta at
+    once, the rest batched), checking for a cancel at each."""
     started = time.perf_counter()
     try:
-        chunks = engine.complete(_request(params, tools, grammar))
+        chunks = engine.complete(request)
     except CapabilityError as error:
         raise JobInputError(str(error), param="messages") from error
 
@@ -149,20 +169,49 @@ def generate_text(run: JobRun) -> dict[str, Any] | None:
     if splitter:
         pending.append(splitter.finish())
     flush()
-    elapsed = time.perf_counter() - started
-    prompt_tokens = final.prompt_tokens or 0 if final else 0
-    completion_tokens = final.completion_tokens or 0 if final else 0
     text = "".join(pieces)
     calls = [call.to_openai() for call in splitter.tool_calls] if splitter else []
     finish_reason = final.finish_reason if final and final.finish_reason else "stop"
+    return Generated(
+        text=text,
+        content=splitter.content if splitter else text,
+        tool_calls=calls,
+        finish_reason="tool_calls" if calls else finish_reason,
+        prompt_tokens=(final.prompt_tokens or 0) if final else 0,
+        completion_tokens=(final.completion_tokens or 0) if final else 0,
+        elapsed=time.perf_counter() - started,
+        first_token_ms=first_token_ms,
+    )
+
+
+def stopped_mid_answer(run: JobRun, what: str) -> bool:
+    """Fail a redelivered job that had begun streaming its answer (sampling cannot resume where it
+    stopped): True when it was failed so."""
+    if not run.kind_events(TextGenerated.verb):
+        return False
+    run.fail(
+        f"The worker stopped in the middle of generating this {what}; the partial text is kept "
+        "in the stream's events. Send the request again.",
+        "runtime_error",
+    )
+    return True
+
+
+@job_actor(CHAT, RESPONSE)
+def generate_text(run: JobRun) -> dict[str, Any] | None:
+    params = run.params
+    if stopped_mid_answer(run, "answer"):
+        return None
+    kind = RESPONSE if run.category == RESPONSE.category else CHAT
+    variant = job_model(kind, str(params.get("model", "")), job_params(kind, run))
+    tools, grammar, splitter = _tool_setup(params)
+    engine = runtime.engines().get(variant)
+    generated = generate(run, engine, _request(params, tools, grammar), splitter)
     return {
         "model": variant.id,
-        "text": text,
-        "content": splitter.content if splitter else text,
-        "tool_calls": calls,
-        "finish_reason": "tool_calls" if calls else finish_reason,
-        "usage": usage(prompt_tokens, completion_tokens),
-        "generation_time_ms": round(elapsed * 1000, 1),
-        "time_to_first_token_ms": round(first_token_ms, 1) if first_token_ms is not None else None,
-        "tokens_per_second": round(completion_tokens / elapsed, 2) if elapsed > 0 else None,
+        "text": generated.text,
+        "content": generated.content,
+        "tool_calls": generated.tool_calls,
+        "finish_reason": generated.finish_reason,
+        **generated.stats(),
     }

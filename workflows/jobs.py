@@ -330,8 +330,9 @@ class JobRun:
         if self.should_stop():
             raise WorkerShuttingDown(self.stream_id)
 
-    def complete(self, result: dict[str, Any] | None = None) -> None:
-        self._execute(CompleteJob(result or {}))
+    def complete(self, result: dict[str, Any] | None = None, *, along: Sequence[Along] = ()) -> None:
+        """Record the result; ``along`` as for ``progress`` (what the job made, where it belongs)."""
+        self._execute(CompleteJob(result or {}), along=along)
 
     def fail(self, error: str, error_type: str = "runtime_error", param: str | None = None) -> None:
         self._execute(FailJob(error, error_type, param))

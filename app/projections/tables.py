@@ -296,3 +296,21 @@ Index(
     studio_schedule_runs.c.created_position,
 )
 Index("ix_studio_schedule_runs_pending", studio_schedule_runs.c.pending_exports)
+
+# Chat threads (app/projections/chat_threads.py): one row per thread, for the list. A thread's
+# messages are folded from its stream.
+chat_threads = Table(
+    "chat_threads",
+    metadata,
+    Column("stream_id", String(200), primary_key=True),
+    Column("id", String(100), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("model", String(200), nullable=True),
+    Column("message_count", Integer, nullable=False),
+    Column("last_message", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("created_position", Integer, nullable=False),
+    Column("last_position", Integer, nullable=False),
+)
+Index("ix_chat_threads_position", chat_threads.c.created_position)

@@ -30,6 +30,7 @@ NO_MODEL_INSTALLED = {"POST /v1/voice-designs", "POST /v1/voice-clones"}
 MEMBER = re.compile(r"^(?P<base>.+)/\{record_id\}")
 STUDIO_PROJECTS = "/v1/studio/projects"
 STUDIO_SCHEDULES = "/v1/studio/schedules"
+CHAT_THREADS = "/v1/chat/threads"
 STUDIO_TEXT = "A first paragraph of the example project.\n\nAnd a second one."
 
 
@@ -74,7 +75,7 @@ def test_the_example_body_of_every_documented_operation_is_accepted(api: httpx.C
     finally:
         for location in cleanup:
             api.delete(location)
-    assert len(tried) == 42, tried  # 34 operations, 8 of them in two encodings
+    assert len(tried) == 45, tried  # 37 operations, 8 of them in two encodings
 
 
 def _send(
@@ -105,6 +106,9 @@ def _send(
         given["project_id"] = created[STUDIO_PROJECTS][0]
         if "{schedule_id}" in path:
             path = path.replace("{schedule_id}", created[STUDIO_SCHEDULES][0])
+    if "{thread_id}" in path:
+        path = path.replace("{thread_id}", created[CHAT_THREADS][0])
+        also.update(SMALL_CHAT)
     assert "{" not in path, f"{op.name}: no value for its path parameters"
     request = example_request(spec, content_type, schema, audio, also)
     request.fields.update(given)

@@ -23,6 +23,14 @@ def test_each_digest_is_claimed_once_and_only_real_digests_count() -> None:
     assert claimed_media("transcription.segment_transcribed", {"media": A}) == []
 
 
+def test_a_thread_message_claims_each_of_its_attachments() -> None:
+    sent = {"attachments": [{"index": 1, "digest": A}, {"index": 2, "digest": B}, {"index": 3, "digest": A}]}
+    assert claimed_media("thread.message_sent", sent) == [A, B]
+    assert claimed_media("thread.message_sent", {"attachments": []}) == []
+    assert claimed_media("thread.message_sent", {"attachments": "not a list"}) == []
+    assert claimed_media("thread.message_sent", {"attachments": [None, {"digest": "short"}]}) == []
+
+
 def test_deletions_release_a_streams_claims() -> None:
     assert releases_media("transcription.record_deleted") and releases_media("voice.deleted")
     assert not releases_media("transcription.completed") and not releases_media("deleted")

@@ -7,7 +7,7 @@ path (a directory or a file) and release their memory in ``close``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -151,6 +151,17 @@ class Diarizer(Engine, Protocol):
 class ChatModel(Engine, Protocol):
     def complete(self, request: CompletionRequest) -> Iterator[CompletionChunk]:
         """Text deltas as they are generated; the last chunk has a finish_reason and usage."""
+        ...
+
+    @property
+    def context_length(self) -> int:
+        """Tokens the loaded model's context holds, prompt and answer together."""
+        ...
+
+    def count_prompt_tokens(
+        self, messages: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]] | None = None
+    ) -> int:
+        """Tokens the prompt for these messages takes, chat template included."""
         ...
 
 

@@ -117,7 +117,7 @@ def sampling_params(
 # --- messages --------------------------------------------------------------------------------
 
 
-def _check_parts(parts: list[Any], variant: ModelVariant, where: str, param: str) -> None:
+def check_parts(parts: list[Any], variant: ModelVariant, where: str, param: str) -> None:
     for index, part in enumerate(parts):
         if not isinstance(part, Mapping) or not isinstance(part.get("type"), str):
             raise FieldError(f"{where}.content[{index}] must be an object with a `type`.", param)
@@ -181,7 +181,7 @@ def _message(raw: Any, index: int, variant: ModelVariant, param: str) -> dict[st
             ]
     content = raw.get("content")
     if isinstance(content, list):
-        _check_parts(content, variant, where, param)
+        check_parts(content, variant, where, param)
         message["content"] = [dict(part) for part in content]
     elif isinstance(content, str):
         message["content"] = content
