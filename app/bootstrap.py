@@ -17,6 +17,7 @@ from app.projections.job_timings import JobTimingsProjection
 from app.projections.jobs import JobsProjection
 from app.projections.media_objects import MediaObjectsProjection
 from app.projections.media_refs import MediaReferencesProjection
+from app.projections.recordings import RecordsReadModel
 from app.projections.saved_voices import SavedVoicesProjection
 from app.projections.speech_records import SpeechRecordsProjection
 from app.projections.stt_records import SttRecordsProjection
@@ -123,6 +124,7 @@ class Container:
             media=self.media,
             dispatcher=self.jobs.dispatcher,
             render_queue=StudioRenderQueue(self.engine),
+            recordings=RecordsReadModel(self.engine),
         )
 
     def start_outbox_relay(self) -> OutboxRelay | None:

@@ -19,11 +19,12 @@ from pydantic import BaseModel, ConfigDict
 
 from domain.capabilities import Capability
 from domain.errors import NotFound
-from domain.events import DomainEvent
+from domain.events import DomainEvent, stream_id
 from domain.fields import FieldError
 from domain.kinds import JobKind, declare
 
 CATEGORY = "thread"
+REPLY_CATEGORY = "reply"
 BASE_URL = "/v1/chat/threads"
 THREAD_OBJECT = "chat.thread"
 MESSAGE_OBJECT = "chat.thread.message"
@@ -82,6 +83,8 @@ class MessageSent(DomainEvent):
     content: str
     attachments: tuple[Attachment, ...] = ()
     reply_job_id: str
+    reply_category: str = REPLY_CATEGORY
+    """The job that answers it: a thread reply, or an agent turn."""
     model: str
 
 
@@ -135,10 +138,15 @@ class Turn:
     content: str
     attachments: tuple[Attachment, ...]
     reply_job_id: str
+    reply_category: str
     model: str
     sent_at: float
     transcripts: tuple[AttachmentTranscript, ...] = ()
     reply: Reply | None = None
+
+    @property
+    def reply_stream(self) -> str:
+        return stream_id(self.reply_category, self.reply_job_id)
 
     def user_text(self) -> str:
         """The message as the model reads it: its text, then each attachment's transcript."""
@@ -182,7 +190,14 @@ def evolve(
     if verb == MessageSent.verb:
         sent = MessageSent.model_validate(data)
         turn = Turn(
-            sent.turn, sent.message_id, sent.content, sent.attachments, sent.reply_job_id, sent.model, at
+            sent.turn,
+            sent.message_id,
+            sent.content,
+            sent.attachments,
+            sent.reply_job_id,
+            sent.reply_category,
+            sent.model,
+            at,
         )
         return replace(thread, turns=(*thread.turns, turn))
     if verb == ReplyRecorded.verb:
@@ -263,7 +278,7 @@ class ThreadReplyParams(BaseModel):
 THREAD_REPLY: JobKind[ThreadReplyParams] = declare(
     JobKind(
         name="thread_reply",
-        category="reply",
+        category=REPLY_CATEGORY,
         actor="reply_in_thread",
         params=ThreadReplyParams,
         capability=Capability.OPENAI_CHAT_COMPLETIONS,

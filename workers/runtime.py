@@ -10,6 +10,7 @@ from eventstore.base import EventStore
 from eventstore.media import MediaStore
 from workers.engines.model_files import ModelFiles
 from workers.engines.registry import EngineRegistry
+from workflows.agents import Recordings
 from workflows.jobs import JobDispatcher
 from workflows.studio import RenderQueue
 
@@ -28,6 +29,8 @@ class WorkerRuntime:
     stopping: threading.Event = field(default_factory=threading.Event)
     render_queue: RenderQueue | None = None
     """Where a Studio render learns that a more urgent render waits (None: never gives way)."""
+    recordings: Recordings | None = None
+    """What an agent's tools read of the user's recordings."""
 
 
 _current: WorkerRuntime | None = None

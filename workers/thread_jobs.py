@@ -21,7 +21,6 @@ from domain.chat_threads import (
     AttachmentTranscribed,
     AttachmentTranscript,
     ReplyRecorded,
-    ThreadReplyParams,
     Turn,
     answered_before,
     reply_prompt,
@@ -41,12 +40,12 @@ DEFAULT_REPLY_TOKENS = 512
 
 
 def earlier_turns_pending(run: JobRun) -> str | None:
-    """The reply job of an earlier turn of the thread that has not ended, if any."""
-    params = ThreadReplyParams.model_validate(run.params)
-    thread = load_thread(run.store, params.thread_id)
+    """The job answering an earlier turn of the job's thread that has not ended, if any: for any
+    job whose params name a ``thread_id`` and its ``turn`` (a thread reply, an agent turn)."""
+    thread = load_thread(run.store, str(run.params.get("thread_id")))
     if thread is None:
         return None  # the job itself finds the thread gone
-    waiting = unfinished_replies(run.store, thread, before=params.turn)
+    waiting = unfinished_replies(run.store, thread, before=int(run.params.get("turn") or 0))
     return waiting[0] if waiting else None
 
 

@@ -8,6 +8,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
+
 from domain.chat_threads import (
     CATEGORY,
     THREAD_REPLY,
@@ -16,13 +18,13 @@ from domain.chat_threads import (
     Thread,
     ThreadChanged,
     ThreadDeleted,
-    ThreadReplyParams,
     evolve,
     fold,
     title_from,
 )
 from domain.errors import InvalidTransition, NotFound
 from domain.events import DomainEvent, new_id, stream_id
+from domain.kinds import JobKind
 from eventstore.base import ConcurrencyError, EventStore, RecordedEvent
 from workflows.jobs import MAX_CONFLICT_RETRIES, JobService, load_job, to_new_event
 
@@ -91,12 +93,15 @@ def send_message(
     *,
     content: str,
     attachments: Sequence[Attachment],
-    reply: Callable[[int], ThreadReplyParams],
+    reply: Callable[[int], BaseModel],
+    kind: JobKind[Any] = THREAD_REPLY,
+    model: str,
     metadata: dict[str, Any] | None = None,
 ) -> Sent:
     """Record the user's message as the thread's next turn and its reply job, in one transaction:
-    a concurrent send takes the next number (the append is at the version read). An untitled
-    thread is named after its first message, in the same append."""
+    a concurrent send takes the next number (the append is at the version read). ``reply(turn)``
+    gives the params of the ``kind`` of job that answers it. An untitled thread is named after its
+    first message, in the same append."""
     stream = thread_stream(thread_id)
     for _ in range(MAX_CONFLICT_RETRIES):
         thread = existing_thread(store, thread_id)
@@ -112,14 +117,15 @@ def send_message(
                 content=content,
                 attachments=tuple(attachments),
                 reply_job_id=job_id,
-                model=params.model,
+                reply_category=kind.category,
+                model=model,
             )
         )
         new = [to_new_event(CATEGORY, e, metadata=_metadata(thread_id, metadata)) for e in events]
         try:
             with store.transaction() as tx:
                 result = tx.append(stream, new, thread.version)
-                reply_stream = jobs.submit_in(tx, THREAD_REPLY, params, job_id=job_id, metadata=metadata)
+                reply_stream = jobs.submit_in(tx, kind, params, job_id=job_id, metadata=metadata)
         except ConcurrencyError:
             continue
         return Sent(_evolved(thread, events, result.recorded_at), reply_stream)
@@ -141,10 +147,9 @@ def unfinished_replies(store: EventStore, thread: Thread, before: int | None = N
     waiting = []
     for turn in turns:
         if turn.reply is None:
-            reply_stream = THREAD_REPLY.stream_id(turn.reply_job_id)
-            state, _version = load_job(store, reply_stream)
+            state, _version = load_job(store, turn.reply_stream)
             if state.exists and not state.is_terminal:
-                waiting.append(reply_stream)
+                waiting.append(turn.reply_stream)
     return waiting
 
 

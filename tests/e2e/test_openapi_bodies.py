@@ -31,6 +31,7 @@ MEMBER = re.compile(r"^(?P<base>.+)/\{record_id\}")
 STUDIO_PROJECTS = "/v1/studio/projects"
 STUDIO_SCHEDULES = "/v1/studio/schedules"
 CHAT_THREADS = "/v1/chat/threads"
+AGENT_SESSIONS = "/v1/agent/sessions"
 STUDIO_TEXT = "A first paragraph of the example project.\n\nAnd a second one."
 
 
@@ -75,7 +76,7 @@ def test_the_example_body_of_every_documented_operation_is_accepted(api: httpx.C
     finally:
         for location in cleanup:
             api.delete(location)
-    assert len(tried) == 45, tried  # 37 operations, 8 of them in two encodings
+    assert len(tried) == 47, tried  # 39 operations, 8 of them in two encodings
 
 
 def _send(
@@ -106,6 +107,10 @@ def _send(
         given["project_id"] = created[STUDIO_PROJECTS][0]
         if "{schedule_id}" in path:
             path = path.replace("{schedule_id}", created[STUDIO_SCHEDULES][0])
+    if path == AGENT_SESSIONS:
+        given["model_id"] = SMALL_CHAT["model"]
+    if "{session_id}" in path:
+        path = path.replace("{session_id}", created[AGENT_SESSIONS][0])
     if "{thread_id}" in path:
         path = path.replace("{thread_id}", created[CHAT_THREADS][0])
         also.update(SMALL_CHAT)

@@ -120,6 +120,7 @@ def test_every_route_family_is_served() -> None:
     assert {blueprint.name for blueprint in route_blueprints()} == {
         "chat",
         "chat_threads",
+        "agent",
         "responses",
         "events",
         "health",

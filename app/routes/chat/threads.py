@@ -38,7 +38,6 @@ from domain.chat_threads import (
     MAX_CONTENT_CHARS,
     MESSAGE_OBJECT,
     THREAD_OBJECT,
-    THREAD_REPLY,
     Attachment,
     Thread,
     ThreadChanged,
@@ -88,9 +87,7 @@ async def _model(requested: object) -> str | None:
 
 def _reply_statuses(engine: Engine, thread: Thread) -> dict[str, dict[str, Any]]:
     """The jobs of the turns not answered (yet): their status and error, by job id."""
-    waiting = {
-        THREAD_REPLY.stream_id(t.reply_job_id): t.reply_job_id for t in thread.turns if t.reply is None
-    }
+    waiting = {turn.reply_stream: turn.reply_job_id for turn in thread.turns if turn.reply is None}
     if not waiting:
         return {}
     query = select(jobs.c.stream_id, jobs.c.status, jobs.c.error).where(jobs.c.stream_id.in_(list(waiting)))
@@ -398,6 +395,7 @@ async def send(thread_id: str) -> Any:
         content=content,
         attachments=attachments,
         reply=reply,
+        model=variant.id,
         metadata=request_metadata(),
     )
     follower = JobFollower.for_request()
