@@ -28,6 +28,7 @@ from app.projections.studio import (
     StudioRendersProjection,
 )
 from app.projections.studio_schedules import StudioSchedulesProjection
+from app.projections.voice_sessions import VoiceSessionsProjection
 from app.settings import Settings
 from domain.catalog import Catalog, CatalogError
 from domain.telemetry import APPEND_SECONDS, Histogram
@@ -78,6 +79,7 @@ def build_projections() -> ProjectionRegistry:
             StudioRendersProjection(),
             StudioSchedulesProjection(),
             ChatThreadsProjection(),
+            VoiceSessionsProjection(),
         ]
     )
 

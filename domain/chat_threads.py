@@ -295,28 +295,35 @@ class Prompt:
     """Earlier turns answered but left out (the oldest), for the model's context."""
 
 
-def answered_before(thread: Thread, number: int) -> list[Turn]:
+Exchange = tuple[str, str]
+"""One answered turn as a prompt shows it: what the user said, and the answer."""
+
+
+def answered_before(thread: Thread, number: int) -> list[Exchange]:
     """The turns before ``number`` that have a reply: a prompt's history."""
-    return [turn for turn in thread.turns[: number - 1] if turn.reply is not None]
+    return [
+        (turn.user_text(), turn.reply.content)
+        for turn in thread.turns[: number - 1]
+        if turn.reply is not None
+    ]
 
 
 def reply_prompt(
     system_prompt: str | None,
-    history: Sequence[Turn],
+    history: Sequence[Exchange],
     current: str,
     fits: Callable[[list[dict[str, str]]], bool],
 ) -> Prompt | None:
     """The messages for a reply: the system prompt (never left out), as many of the latest answered
     turns as ``fits`` allows, and the message being answered. None when even the system prompt and
     the message alone do not fit. ``fits`` is monotonic in the turns kept, so it is asked about
-    log2(turns) prompts, not one per turn."""
+    log2(turns) prompts, not one per turn. Chat threads, agent turns and voice turns share it."""
 
     def messages(kept: int) -> list[dict[str, str]]:
         shown: list[dict[str, str]] = [{"role": "system", "content": system_prompt}] if system_prompt else []
-        for turn in history[len(history) - kept :] if kept else ():
-            assert turn.reply is not None
-            shown.append({"role": "user", "content": turn.user_text()})
-            shown.append({"role": "assistant", "content": turn.reply.content})
+        for user, assistant in history[len(history) - kept :] if kept else ():
+            shown.append({"role": "user", "content": user})
+            shown.append({"role": "assistant", "content": assistant})
         shown.append({"role": "user", "content": current})
         return shown
 

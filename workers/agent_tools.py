@@ -18,16 +18,14 @@ import numpy as np
 import numpy.typing as npt
 
 from domain.agents import CURRENT_TIME, GET_TRANSCRIPT, LIST_RECORDINGS, SEARCH_RECORDINGS, SYNTHESIZE_SPEECH
-from domain.events import deterministic_event_id
-from domain.media_objects import CATEGORY as MEDIA_CATEGORY
-from domain.media_objects import MediaUploaded, media_stream_id, media_url
 from domain.speech import SpeechParams
 from workers import runtime
 from workers.engines.audio import encode_audio
 from workers.engines.base import TextEmbedder
+from workers.media_objects import publish
 from workers.speech_jobs import Synthesis, speech_engine
 from workflows.agents import Recording, Recordings, passages_of, segments_between
-from workflows.jobs import JobInputError, to_new_event
+from workflows.jobs import JobInputError
 
 SEARCH_RESULTS = 5
 TRANSCRIPT_CHARS = 4000
@@ -166,8 +164,7 @@ def synthesize_speech(arguments: Mapping[str, Any], context: ToolContext) -> Any
     assert text is not None
     if len(text) > MAX_SPEECH_CHARS:
         raise ToolFailed(f"`text` must be at most {MAX_SPEECH_CHARS} characters.")
-    rt = runtime.current()
-    variant = rt.catalog.default("tts")
+    variant = runtime.current().catalog.default("tts")
     if variant is None:
         raise ToolFailed("This server has no text-to-speech model.")
     voice = _text(arguments, "voice", required=False)
@@ -179,20 +176,10 @@ def synthesize_speech(arguments: Mapping[str, Any], context: ToolContext) -> Any
         samples, rate = synthesis.speak(text)
     except JobInputError as error:
         raise ToolFailed(str(error)) from error
-    data = encode_audio(samples, rate, "wav")
-    path = f"{context.media_prefix}/{context.call_id}.wav"
-    uploaded = MediaUploaded(
-        path=path,
-        digest=runtime.media().put(data),
-        content_type="audio/wav",
-        filename=f"{context.call_id}.wav",
-        namespace=context.media_prefix,
-        size_bytes=len(data),
+    _digest, url = publish(
+        f"{context.media_prefix}/{context.call_id}.wav", encode_audio(samples, rate, "wav"), "audio/wav"
     )
-    stream = media_stream_id(path)
-    event_id = deterministic_event_id(stream, uploaded.verb, uploaded.digest)
-    rt.store.append(stream, [to_new_event(MEDIA_CATEGORY, uploaded, event_id)])
-    return {"audio_url": media_url(path), "duration_secs": round(samples.size / rate, 2), "voice": voice}
+    return {"audio_url": url, "duration_secs": round(samples.size / rate, 2), "voice": voice}
 
 
 def current_time(arguments: Mapping[str, Any], context: ToolContext) -> Any:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,10 +124,15 @@ class Generated:
 
 
 def generate(
-    run: JobRun, engine: ChatModel, request: CompletionRequest, splitter: ToolCallFilter | None = None
+    run: JobRun,
+    engine: ChatModel,
+    request: CompletionRequest,
+    splitter: ToolCallFilter | None = None,
+    on_content: Callable[[str], None] | None = None,
 ) -> Generated:
     """Stream the engine's answer into ``<category>.text_generated`` events (the first delta at
-    once, the rest batched), checking for a cancel at each."""
+    once, the rest batched), checking for a cancel at each. ``on_content`` gets each piece of the
+    answer's content as it comes (a voice turn speaks each sentence once it is whole)."""
     started = time.perf_counter()
     try:
         chunks = engine.complete(request)
@@ -157,7 +162,10 @@ def generate(
                 if first_token_ms is None:
                     first_token_ms = (time.perf_counter() - started) * 1000
                 pieces.append(chunk.text)
-                pending.append(splitter.feed(chunk.text) if splitter else chunk.text)
+                content = splitter.feed(chunk.text) if splitter else chunk.text
+                pending.append(content)
+                if on_content is not None and content:
+                    on_content(content)
             if chunk.finish_reason is not None:
                 final = chunk
             if (sequence == 0 and any(pending)) or time.perf_counter() - last_flush >= FLUSH_SECONDS:
@@ -167,7 +175,10 @@ def generate(
         if callable(close):
             close()  # a cancel mid-stream releases the model at once
     if splitter:
-        pending.append(splitter.finish())
+        rest = splitter.finish()
+        pending.append(rest)
+        if on_content is not None and rest:
+            on_content(rest)
     flush()
     text = "".join(pieces)
     calls = [call.to_openai() for call in splitter.tool_calls] if splitter else []

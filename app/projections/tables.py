@@ -314,3 +314,21 @@ chat_threads = Table(
     Column("last_position", Integer, nullable=False),
 )
 Index("ix_chat_threads_position", chat_threads.c.created_position)
+
+# Voice sessions (app/projections/voice_sessions.py): one row per session, for the list. A
+# session's turns are folded from its stream.
+voice_sessions = Table(
+    "voice_sessions",
+    metadata,
+    Column("stream_id", String(200), primary_key=True),
+    Column("id", String(100), nullable=False),
+    Column("title", Text, nullable=True),
+    Column("mode", String(32), nullable=False),
+    Column("ended", Boolean, nullable=False),
+    Column("turn_count", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("created_position", Integer, nullable=False),
+    Column("last_position", Integer, nullable=False),
+)
+Index("ix_voice_sessions_position", voice_sessions.c.created_position)

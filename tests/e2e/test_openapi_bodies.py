@@ -32,6 +32,7 @@ STUDIO_PROJECTS = "/v1/studio/projects"
 STUDIO_SCHEDULES = "/v1/studio/schedules"
 CHAT_THREADS = "/v1/chat/threads"
 AGENT_SESSIONS = "/v1/agent/sessions"
+VOICE_SESSIONS = "/v1/voice/sessions"
 STUDIO_TEXT = "A first paragraph of the example project.\n\nAnd a second one."
 
 
@@ -76,7 +77,7 @@ def test_the_example_body_of_every_documented_operation_is_accepted(api: httpx.C
     finally:
         for location in cleanup:
             api.delete(location)
-    assert len(tried) == 47, tried  # 39 operations, 8 of them in two encodings
+    assert len(tried) == 52, tried  # 43 operations, 9 of them in two encodings
 
 
 def _send(
@@ -109,8 +110,9 @@ def _send(
             path = path.replace("{schedule_id}", created[STUDIO_SCHEDULES][0])
     if path == AGENT_SESSIONS:
         given["model_id"] = SMALL_CHAT["model"]
-    if "{session_id}" in path:
-        path = path.replace("{session_id}", created[AGENT_SESSIONS][0])
+    for sessions in (AGENT_SESSIONS, VOICE_SESSIONS):
+        if path.startswith(sessions + "/{session_id}"):
+            path = path.replace("{session_id}", created[sessions][0])
     if "{thread_id}" in path:
         path = path.replace("{thread_id}", created[CHAT_THREADS][0])
         also.update(SMALL_CHAT)

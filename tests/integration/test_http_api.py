@@ -242,12 +242,14 @@ BODILESS = {
     "POST /v1/studio/projects/{project_id}/segments/{segment_id}/merge-next",
     "POST /v1/studio/projects/{project_id}/segments/{segment_id}/render",
     "POST /v1/studio/projects/{project_id}/snapshots/{snapshot_id}/restore",
+    "POST /v1/voice/sessions/{session_id}/end",
 }
 # Audio uploads: a multipart form with the audio as a file part, or JSON with it in base64.
 UPLOADS = {
     "POST /v1/audio/transcriptions",
     "POST /v1/audio/align",
     "POST /v1/speech-to-text/jobs",
+    "POST /v1/voice/sessions/{session_id}/turns",
     "POST /v1/diarizations",
     "POST /v1/voices",
     "POST /v1/text-to-speech",
@@ -261,7 +263,7 @@ async def test_every_operation_that_takes_a_body_documents_it(client: Client) ->
     served = [op for op in operations(spec) if not op.path.startswith("/test/")]
     assert {op.name for op in served if "requestBody" not in op.operation} == BODILESS
     documented = [op for op in served if "requestBody" in op.operation]
-    assert len(documented) == 39
+    assert len(documented) == 43
     for op in documented:
         content = op.operation["requestBody"]["content"]
         assert set(content) == ({JSON, MULTIPART} if op.name in UPLOADS else {JSON}), op.name
@@ -312,7 +314,8 @@ def test_every_body_field_is_read_by_a_field_reader_or_passed_to_the_route(app: 
         getattr(view, "_quart_schema_request_schema", (None,))[0] for view in app.view_functions.values()
     }
     bodies = [model for model in models if isinstance(model, type) and issubclass(model, BodyModel)]
-    assert len(bodies) == 33
+    assert len(bodies) == 37
+    assert len({model.__name__ for model in bodies}) == len(bodies)  # OpenAPI names a schema by it
     for model in bodies:
         checked = {
             name for d in model.__pydantic_decorators__.field_validators.values() for name in d.info.fields

@@ -87,7 +87,7 @@ def test_a_prompt_is_the_system_prompt_the_answered_turns_and_the_message() -> N
     )
     assert thread is not None
     history = answered_before(thread, 4)
-    assert [t.number for t in history] == [1, 3]
+    assert history == [("one", "uno"), ("three", "tres")]
     prompt = reply_prompt("sys", history, "four", lambda messages: True)
     assert prompt is not None and (prompt.turns_used, prompt.turns_left_out) == (2, 0)
     assert [m["content"] for m in prompt.messages] == ["sys", "one", "uno", "three", "tres", "four"]

@@ -121,6 +121,8 @@ def test_every_route_family_is_served() -> None:
         "chat",
         "chat_threads",
         "agent",
+        "voice_profile",
+        "voice_sessions",
         "responses",
         "events",
         "health",

@@ -13,7 +13,7 @@ from domain.chat_threads import MAX_SYSTEM_PROMPT_CHARS, MAX_TITLE_CHARS
 from domain.fields import Passed
 
 
-class SessionBody(BodyModel):
+class AgentSessionBody(BodyModel):
     """A new agent session (every field optional): which agent, its chat model, its system prompt
     (the agent's own by default), planning, and a title for its thread."""
 
@@ -36,7 +36,7 @@ class ToolResultBody(BaseModel):
     content: str
 
 
-class TurnBody(BodyModel):
+class AgentTurnBody(BodyModel):
     """One turn: the user's `input`, and optionally tools the client runs itself (OpenAI function
     definitions; a call to one ends the turn with `requires_action`), or names of the agent's
     server tools to offer alone, and the results of the calls the previous turn handed back."""

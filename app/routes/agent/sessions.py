@@ -17,7 +17,7 @@ from app.http.job_follow import JobFollower, job_end, shutting_down
 from app.http.model_choice import resolve_model
 from app.http.request_body import receive_body, request_body
 from app.http.sse import sse_frame, sse_response
-from app.routes.agent.bodies import SessionBody, TurnBody
+from app.routes.agent.bodies import AgentSessionBody, AgentTurnBody
 from app.routes.chat.requests import normalize_tools
 from domain.agents import (
     AGENT_TURN,
@@ -90,10 +90,10 @@ def _read(session_id: str) -> dict[str, Any]:
 
 
 @blueprint.post(BASE_URL)
-@request_body(SessionBody)
+@request_body(AgentSessionBody)
 async def new_session() -> Any:
     """Create an agent session and its linked chat thread. Answers 201 with the session."""
-    body = (await receive_body(SessionBody)).parse()
+    body = (await receive_body(AgentSessionBody)).parse()
     agent_id = body.agent_id or DEFAULT_AGENT
     if agent_id not in AGENTS:
         raise FieldError(f"Unknown agent {agent_id!r}. Agents: {', '.join(AGENTS)}.", "agent_id")
@@ -223,12 +223,12 @@ def _started_before(seen: list[RecordedEvent]) -> bool:
 
 
 @blueprint.post(f"{SESSION}/turns")
-@request_body(TurnBody)
+@request_body(AgentTurnBody)
 async def run_turn(session_id: str) -> Any:
     """Run one turn: the agent plans (as its planning mode says), calls its tools and answers. The
     answer holds the assistant text, the plan, the tool calls with their results, the recordings it
     cites and the ordered events; `stream: true` sends the events as SSE as they happen."""
-    received = await receive_body(TurnBody)
+    received = await receive_body(AgentTurnBody)
     fields = received.fields
     body = received.parse()
     container = _container()
