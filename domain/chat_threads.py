@@ -68,6 +68,8 @@ class ThreadCreated(DomainEvent):
     """None: untitled, until its first message names it (``title_from``)."""
     model: str | None = None
     system_prompt: str | None = None
+    agent_session_id: str | None = None
+    """The agent session whose thread it is (its turns go through ``/v1/agent/sessions``)."""
 
 
 class ThreadChanged(DomainEvent):
@@ -165,6 +167,7 @@ class Thread:
     version: int
     turns: tuple[Turn, ...] = ()
     deleted: bool = False
+    agent_session_id: str | None = None
 
     def turn(self, number: int) -> Turn:
         if not 1 <= number <= len(self.turns):
@@ -181,7 +184,16 @@ def evolve(
 ) -> Thread | None:
     if verb == ThreadCreated.verb:
         created = ThreadCreated.model_validate(data)
-        return Thread(created.thread_id, created.title, created.model, created.system_prompt, at, at, version)
+        return Thread(
+            created.thread_id,
+            created.title,
+            created.model,
+            created.system_prompt,
+            at,
+            at,
+            version,
+            agent_session_id=created.agent_session_id,
+        )
     if thread is None:
         return None
     thread = replace(thread, version=version, updated_at=at)

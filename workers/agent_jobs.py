@@ -146,7 +146,7 @@ class Turn:
             raise JobInputError(
                 f"No tool call {missing[0]!r} waits for a result in this session.", param="tool_results"
             )
-        answered = [known[r.tool_call_id] for r in self.params.tool_results]
+        answered = [_with_object_arguments(known[r.tool_call_id]) for r in self.params.tool_results]
         messages: list[dict[str, Any]] = [{"role": "assistant", "content": "", "tool_calls": answered}]
         messages += [
             {"role": "tool", "tool_call_id": r.tool_call_id, "content": r.content}
@@ -178,8 +178,14 @@ class Turn:
             self.run.append(PlanCreated(steps=steps))
         return steps
 
-    def decide(self, step: int, messages: list[dict[str, Any]]) -> ToolCallStarted | None:
-        """The step's tool call (recorded), or None: answer now."""
+    def decide(
+        self,
+        step: int,
+        messages: list[dict[str, Any]],
+        ran: list[tuple[ToolCallStarted, ToolCallCompleted]],
+    ) -> ToolCallStarted | None:
+        """The step's tool call (recorded), or None: answer now (also instead of a call that only
+        repeats one the turn made already)."""
         recorded = [e for e in self.run.kind_events(ToolCallStarted.verb) if e.data["step"] == step]
         if recorded:
             return ToolCallStarted.model_validate(recorded[0].data)
@@ -196,6 +202,8 @@ class Turn:
         if name not in tool_names(offered):
             return None  # respond_to_user, or a call cut off
         arguments = call.get("arguments") if isinstance(call.get("arguments"), dict) else {}
+        if any(done.name == name and done.arguments == arguments for done, _ in ran):
+            return None
         started = ToolCallStarted(
             step=step,
             call_id="call_" + deterministic_event_id(self.run.stream_id, "call", step).replace("-", "")[:24],
@@ -224,7 +232,6 @@ class Turn:
             step=started.step, call_id=started.call_id, name=started.name, result=result, error=error
         )
         self.run.append(completed, started.step)
-        self.run.checkpoint()
         return completed
 
     def answer(self, messages: list[dict[str, Any]]) -> str:
@@ -240,13 +247,48 @@ def _exchange(started: ToolCallStarted, completed: ToolCallCompleted) -> list[di
     call = {
         "id": started.call_id,
         "type": "function",
-        "function": {"name": started.name, "arguments": json.dumps(started.arguments)},
+        # An object, not the JSON text OpenAI sends: the chat template writes it as JSON, where a
+        # string would come out escaped, and small models copy the escapes into their next call.
+        "function": {"name": started.name, "arguments": started.arguments},
     }
-    said = json.dumps({"error": completed.error} if completed.error else completed.result)
+    said = _said(completed)
     return [
         {"role": "assistant", "content": "", "tool_calls": [call]},
         {"role": "tool", "tool_call_id": started.call_id, "content": said[:TOOL_RESULT_CHARS]},
     ]
+
+
+def _with_object_arguments(call: dict[str, Any]) -> dict[str, Any]:
+    """An OpenAI-shaped call with its arguments as an object (see ``_exchange``)."""
+    try:
+        arguments = json.loads(call["function"]["arguments"])
+    except (TypeError, ValueError):
+        return call
+    return {**call, "function": {**call["function"], "arguments": arguments}}
+
+
+def _said(completed: ToolCallCompleted) -> str:
+    return json.dumps({"error": completed.error} if completed.error else completed.result)[:TOOL_RESULT_CHARS]
+
+
+def answer_messages(
+    base: list[dict[str, Any]], calls: list[tuple[ToolCallStarted, ToolCallCompleted]]
+) -> list[dict[str, Any]]:
+    """The prompt of the answer: the turn's conversation with what its tools found written into the
+    user's message as plain text. Shown as tool-call messages, a small model answers with one more
+    call's JSON instead of sentences."""
+    if not calls:
+        return base
+    found = "\n".join(
+        f"- {started.name}({json.dumps(started.arguments)}) returned: {_said(completed)}"
+        for started, completed in calls
+    )
+    last = base[-1]
+    note = (
+        f"{last['content']}\n\n(What your tools found for this:\n{found}\n"
+        "Answer in plain sentences from these results, and name the recording you used. Do not write JSON.)"
+    )
+    return [*base[:-1], {**last, "content": note}]
 
 
 def _citations(completed: list[ToolCallCompleted]) -> list[dict[str, Any]]:
@@ -275,9 +317,12 @@ def run_agent_turn(run: JobRun) -> dict[str, Any] | None:
     if plan:
         messages = turn.base_messages(plan)
     calls: list[tuple[ToolCallStarted, ToolCallCompleted | None]] = []
+    ran: list[tuple[ToolCallStarted, ToolCallCompleted]] = []
     pending: list[ToolCallStarted] = []
+    exchanges: list[dict[str, Any]] = []
     for step in range(MAX_TOOL_STEPS + 1):
-        started = turn.decide(step, messages)
+        run.checkpoint()  # between steps: a cancel stops here, a worker's shutdown requeues the turn
+        started = turn.decide(step, [*messages, *exchanges], ran)
         if started is None:
             break
         if started.runs_on == "client":
@@ -286,8 +331,10 @@ def run_agent_turn(run: JobRun) -> dict[str, Any] | None:
             break
         completed = turn.call(started)
         calls.append((started, completed))
-        messages += _exchange(started, completed)
-    text = "" if pending else turn.answer(messages)
+        ran.append((started, completed))
+        exchanges += _exchange(started, completed)
+    run.checkpoint()
+    text = "" if pending else turn.answer(answer_messages(messages, ran))
     done = [completed for _, completed in calls if completed is not None]
     stats = {"usage": usage(turn.tokens["prompt"], turn.tokens["completion"])}
     result = {

@@ -49,7 +49,13 @@ def create_session(
         title=title,
         thread_id=thread_id,
     )
-    thread = ThreadCreated(thread_id=thread_id, title=title, model=model, system_prompt=system_prompt)
+    thread = ThreadCreated(
+        thread_id=thread_id,
+        title=title,
+        model=model,
+        system_prompt=system_prompt,
+        agent_session_id=session_id,
+    )
     stream = session_stream(session_id)
     meta = {"correlation_id": stream, **(metadata or {})}
     with store.transaction() as tx:

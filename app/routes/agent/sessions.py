@@ -61,6 +61,10 @@ def _turns(store: EventStore, thread: Thread) -> list[dict[str, Any]]:
                 "input": turn.content,
                 "status": result.get("status") or state.status,
                 "assistant_text": turn.reply.content if turn.reply else None,
+                "plan": result.get("plan", []),
+                "tool_calls": result.get("tool_calls", []),
+                "citations": result.get("citations", []),
+                "error": state.error,
                 "created_at": int(turn.sent_at),
             }
         )

@@ -156,6 +156,7 @@ def _thread_json(thread: Thread, messages: list[dict[str, Any]] | None = None) -
         "title": thread.title or DEFAULT_TITLE,
         "model_id": thread.model,
         "system_prompt": thread.system_prompt,
+        "agent_session_id": thread.agent_session_id,
         "message_count": sum(1 + (t.reply is not None) for t in thread.turns),
         "created_at": int(thread.created_at),
         "updated_at": int(thread.updated_at),

@@ -3,7 +3,7 @@
 // at a time, so this reads the stream with fetch and parses it. After a dropped connection it
 // reconnects with `Last-Event-ID: <last position seen>`: the server resumes right after it, so
 // nothing is missed, and positions only grow, so nothing is seen twice.
-import { get } from "./api.js";
+import { get, request } from "./api.js";
 
 const RETRY_MS = [250, 500, 1000, 2000, 4000];
 
@@ -25,6 +25,47 @@ export function rerunner(work) {
     running = loop();
     return running;
   };
+}
+
+/** Read an SSE body, calling `onFrame({type, id, data: [lines]})` for each frame. */
+async function readFrames(body, onFrame) {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  let frame = { type: "message", id: null, data: [] };
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    let newline;
+    while ((newline = buffer.search(/\r?\n/)) >= 0) {
+      const line = buffer.slice(0, newline);
+      buffer = buffer.slice(newline + (buffer[newline] === "\r" ? 2 : 1));
+      if (line === "") {
+        if (frame.data.length) onFrame(frame);
+        frame = { type: "message", id: null, data: [] };
+        continue;
+      }
+      if (line.startsWith(":")) continue; // a heartbeat comment
+      const colon = line.indexOf(":");
+      const field = colon < 0 ? line : line.slice(0, colon);
+      const text = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+      if (field === "data") frame.data.push(text);
+      else if (field === "event") frame.type = text;
+      else if (field === "id") frame.id = text;
+    }
+  }
+}
+
+/** POST `json` (or a FormData `body`) to a route that answers with SSE (a chat thread message, an
+ * agent or voice turn with `stream: true`): `onEvent(type, data)` for each event, in order; resolves
+ * at the end of the stream. An error answer (JSON) rejects with the server's message. */
+export async function postEvents(path, { json, body }, onEvent) {
+  const response = await request(path, { method: "POST", json, body, raw: true });
+  await readFrames(response.body, (frame) => {
+    let data = frame.data.join("\n");
+    try { data = JSON.parse(data); } catch { /* plain text */ }
+    onEvent(frame.type, data);
+  });
 }
 
 /** An SSE connection that stays open: `onEvent({type, id, data})` for each event. */
@@ -68,31 +109,7 @@ export class LiveStream {
   }
 
   async read(body) {
-    const reader = body.pipeThrough(new TextDecoderStream()).getReader();
-    let buffer = "";
-    let frame = { type: "message", id: null, data: [] };
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      buffer += value;
-      let newline;
-      while ((newline = buffer.search(/\r?\n/)) >= 0) {
-        const line = buffer.slice(0, newline);
-        buffer = buffer.slice(newline + (buffer[newline] === "\r" ? 2 : 1));
-        if (line === "") {
-          if (frame.data.length) this.dispatch(frame);
-          frame = { type: "message", id: null, data: [] };
-          continue;
-        }
-        if (line.startsWith(":")) continue; // a heartbeat comment
-        const colon = line.indexOf(":");
-        const field = colon < 0 ? line : line.slice(0, colon);
-        const text = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
-        if (field === "data") frame.data.push(text);
-        else if (field === "event") frame.type = text;
-        else if (field === "id") frame.id = text;
-      }
-    }
+    await readFrames(body, (frame) => this.dispatch(frame));
   }
 
   dispatch(frame) {

@@ -21,6 +21,8 @@ def test_the_shell_serves_every_page_and_leaves_the_api_alone(ui: Browsing, ui_s
         "Transcribe",
         "Speech",
         "Studio",
+        "Chat",
+        "Voice",
         "Models",
         "Audit",
         "Welcome",

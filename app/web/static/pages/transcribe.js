@@ -3,6 +3,7 @@
 import { get, post, patch, request, errorNotice, listPage } from "../api.js";
 import { h, clear, fill, icon, pageHead, statusBadge, progressBar, clock, ago, download } from "../dom.js";
 import { LiveStream, rerunner } from "../live.js";
+import { microphoneButton } from "../microphone.js";
 import { EXPORTS, EXPORT_TYPES, speakerName, speakerColour } from "../transcript.js";
 
 const KINDS = [
@@ -27,7 +28,6 @@ export default {
 
 async function formView(root, { navigate }) {
   let file = null;
-  let recorder = null;
   const messages = h("div");
   const fileName = h("span", { class: "file" });
   const input = h("input", { type: "file", id: "audio-file", accept: "audio/*,video/*", class: "sr-only", onchange: () => choose(input.files[0]) });
@@ -38,7 +38,7 @@ async function formView(root, { navigate }) {
   drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));
   drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); if (e.dataTransfer.files[0]) choose(e.dataTransfer.files[0]); });
-  const recordButton = h("button", { type: "button", onclick: () => toggleRecording() }, "● Record from microphone");
+  const microphone = microphoneButton((recorded) => choose(recorded), (error) => messages.replaceChildren(errorNotice(error)));
 
   const modelSelect = h("select", { id: "stt-model", name: "model" });
   const language = h("select", { id: "stt-language", name: "language" }, LANGUAGES.map((l) => h("option", { value: l }, l ? l : "Detect automatically")));
@@ -52,29 +52,6 @@ async function formView(root, { navigate }) {
   function choose(chosen) {
     file = chosen || null;
     fileName.textContent = file ? `${file.name} · ${(file.size / 1e6).toFixed(1)} MB` : "";
-  }
-
-  async function toggleRecording() {
-    if (recorder) { recorder.stop(); return; }
-    try {
-      const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
-      const chunks = [];
-      recorder = new MediaRecorder(stream);
-      recorder.ondataavailable = (e) => chunks.push(e.data);
-      recorder.onstop = () => {
-        stream.getTracks().forEach((t) => t.stop());
-        const type = recorder.mimeType || "audio/webm";
-        choose(new File(chunks, `recording-${new Date().toISOString().slice(0, 19)}.webm`, { type }));
-        recorder = null;
-        recordButton.textContent = "● Record from microphone";
-        recordButton.classList.remove("rec-on");
-      };
-      recorder.start();
-      recordButton.textContent = "■ Stop recording";
-      recordButton.classList.add("rec-on");
-    } catch (error) {
-      messages.replaceChildren(errorNotice(new Error(`The microphone is not available: ${error.message}. Allow it in the browser, or choose a file.`)));
-    }
   }
 
   const kind = () => root.querySelector('input[name="job_kind"]:checked').value;
@@ -115,7 +92,7 @@ async function formView(root, { navigate }) {
       h("form", { class: "card", onsubmit: send, "aria-label": "New transcription" },
         messages,
         h("div", { class: "field" }, input, drop),
-        h("div", { class: "row field" }, recordButton, h("span", { class: "small muted" }, "Recorded audio stays on this machine.")),
+        h("div", { class: "row field" }, microphone.button, h("span", { class: "small muted" }, "Recorded audio stays on this machine.")),
         h("fieldset", {}, h("legend", {}, "What to do"), kinds),
         h("div", { class: "row" },
           h("div", { class: "field spacer" }, h("label", { for: "stt-model" }, "Model"), modelSelect),
@@ -138,7 +115,7 @@ async function formView(root, { navigate }) {
       : h("p", { class: "muted" }, "Nothing yet: your transcripts will be listed here."));
   } catch (error) { fill(recent, errorNotice(error)); }
   root.dataset.ready = "transcribe";
-  return () => { if (recorder) recorder.stop(); };
+  return () => microphone.stop();
 }
 
 // --- one record ------------------------------------------------------------------------------
