@@ -184,8 +184,8 @@ class VoiceSessionDeleted(DomainEvent):
     verb = "deleted"
 
 
-class AudioChunk(BaseModel):
-    """One sentence of the answer, spoken: a media object at ``path``."""
+class SpokenSentence(BaseModel):
+    """One sentence of the answer, spoken: a media object (``media``, its digest) at ``path``."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -195,6 +195,10 @@ class AudioChunk(BaseModel):
     media: str
     sample_rate: int
     sample_count: int
+
+
+class AudioChunk(SpokenSentence):
+    """A spoken sentence as the session's turn keeps it."""
 
 
 class VoiceTurnRequested(DomainEvent):
@@ -347,13 +351,7 @@ class UserTranscribed(DomainEvent):
     language: str | None = None
 
 
-class ChunkSynthesized(DomainEvent):
-    """One sentence of the answer, spoken (``media`` is claimed by the turn's stream)."""
+class ChunkSynthesized(DomainEvent, SpokenSentence):
+    """In the turn's stream, as each sentence is spoken (its ``media`` is claimed by the stream)."""
 
     verb = "chunk_synthesized"
-    sequence: int
-    text: str
-    path: str
-    media: str
-    sample_rate: int
-    sample_count: int

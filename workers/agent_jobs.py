@@ -34,14 +34,14 @@ from domain.agents import (
     plan_schema,
 )
 from domain.chat_threads import CATEGORY as THREAD_CATEGORY
-from domain.chat_threads import ReplyRecorded, Thread, answered_before, reply_prompt
+from domain.chat_threads import ReplyRecorded, Thread, answered_before
 from domain.events import deterministic_event_id
 from domain.generation import usage
 from domain.tool_calls import tool_names
 from workers import runtime
 from workers.actors import job_actor, job_model, job_params
 from workers.agent_tools import SERVER_TOOL_FUNCTIONS, ToolContext, ToolFailed
-from workers.chat_jobs import forced_tool_grammar
+from workers.chat_jobs import fitted_prompt, forced_tool_grammar
 from workers.engines.base import ChatModel, CompletionRequest
 from workers.thread_jobs import earlier_turns_pending
 from workflows.chat_threads import load_thread, thread_stream
@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 ANSWER_TOKENS = 400
 DECISION_TOKENS = 200
 PLAN_TOKENS = 200
+TOOL_EXCHANGE_TOKENS = 600
+"""Room kept in the context for the tool calls and results a turn adds to its prompt."""
 TOOL_RESULT_CHARS = 3000
 """How much of a tool's result the model reads (the event keeps all of it)."""
 
@@ -113,18 +115,16 @@ class Turn:
         if plan:
             system += "\n\nYour plan for this turn:\n" + "\n".join(f"{i}. {s}" for i, s in enumerate(plan, 1))
         turn = self.thread.turn(self.params.turn)
-        room = self.engine.context_length - ANSWER_TOKENS - 600  # the tool exchanges need room too
-        prompt = reply_prompt(
+        prompt = fitted_prompt(
+            self.engine,
+            self.params.model,
             system,
             answered_before(self.thread, turn.number),
             turn.user_text(),
-            lambda messages: self.engine.count_prompt_tokens(messages) <= room,
+            answer_tokens=self.params.max_tokens or ANSWER_TOKENS,
+            param="input",
+            spare_tokens=TOOL_EXCHANGE_TOKENS,
         )
-        if prompt is None:
-            raise JobInputError(
-                f"The input takes more than the {room} tokens model {self.params.model} has for it.",
-                param="input",
-            )
         messages: list[dict[str, Any]] = list(prompt.messages)
         if self.params.tool_results:
             messages[-1:-1] = self._answered_client_calls()

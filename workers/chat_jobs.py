@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from domain.chat_threads import Exchange, Prompt, reply_prompt
 from domain.generation import CHAT, TextGenerated, usage
 from domain.responses import RESPONSE
 from domain.tool_calls import ToolCallFilter, forced_call_schema, tool_names
@@ -193,6 +194,33 @@ def generate(
         elapsed=time.perf_counter() - started,
         first_token_ms=first_token_ms,
     )
+
+
+def fitted_prompt(
+    engine: ChatModel,
+    model_id: str,
+    system: str | None,
+    history: Sequence[Exchange],
+    current: str,
+    *,
+    answer_tokens: int,
+    param: str,
+    spare_tokens: int = 0,
+) -> Prompt:
+    """``reply_prompt`` on the model's context, with ``answer_tokens`` (and ``spare_tokens``, for
+    what the prompt will grow by) kept free; a message that alone does not fit is refused."""
+    room = engine.context_length - answer_tokens - spare_tokens
+    prompt = reply_prompt(
+        system, history, current, lambda messages: engine.count_prompt_tokens(messages) <= room
+    )
+    if prompt is None:
+        raise JobInputError(
+            f"The message and system prompt take more than the {room} tokens model {model_id} has "
+            f"for them ({engine.context_length} in its context, {answer_tokens} kept for the answer): "
+            "send a shorter message, or a lower max_tokens.",
+            param=param,
+        )
+    return prompt
 
 
 def stopped_mid_answer(run: JobRun, what: str) -> bool:

@@ -23,13 +23,12 @@ from domain.chat_threads import (
     ReplyRecorded,
     Turn,
     answered_before,
-    reply_prompt,
 )
 from domain.events import deterministic_event_id
 from domain.transcription import TRANSCRIPTION
 from workers import runtime
 from workers.actors import job_actor, job_model, job_params
-from workers.chat_jobs import generate, stopped_mid_answer
+from workers.chat_jobs import fitted_prompt, generate, stopped_mid_answer
 from workers.engines.base import ChatModel, CompletionRequest, SpeechToText
 from workers.transcription_jobs import stored_audio
 from workflows.chat_threads import load_thread, thread_stream, unfinished_replies
@@ -94,21 +93,11 @@ def reply_in_thread(run: JobRun) -> dict[str, Any] | None:
     current = replace(turn, transcripts=transcripts).user_text()
     engine: ChatModel = runtime.engines().get(variant)
     max_tokens = params.max_tokens or DEFAULT_REPLY_TOKENS
-    room = engine.context_length - max_tokens
     system = params.system_prompt if params.system_prompt is not None else thread.system_prompt
-    prompt = reply_prompt(
-        system,
-        answered_before(thread, turn.number),
-        current,
-        lambda messages: engine.count_prompt_tokens(messages) <= room,
+    history = answered_before(thread, turn.number)
+    prompt = fitted_prompt(
+        engine, variant.id, system, history, current, answer_tokens=max_tokens, param="content"
     )
-    if prompt is None:
-        raise JobInputError(
-            f"The message and system prompt take more than the {room} tokens model {variant.id} has "
-            f"for them ({engine.context_length} in its context, {max_tokens} kept for the answer): "
-            "send a shorter message, or a lower max_tokens.",
-            param="content",
-        )
     request = CompletionRequest(
         messages=prompt.messages, max_tokens=max_tokens, temperature=params.temperature
     )

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from domain.chat_threads import reply_prompt
 from domain.events import deterministic_event_id, new_id
 from domain.generation import CHAT
 from domain.sentences import split_sentences
@@ -42,13 +41,13 @@ from domain.voice import (
 )
 from workers import runtime
 from workers.actors import job_actor, job_model, job_params
-from workers.chat_jobs import generate, stopped_mid_answer
+from workers.chat_jobs import fitted_prompt, generate, stopped_mid_answer
 from workers.engines.audio import encode_audio
 from workers.engines.base import ChatModel, CompletionRequest, SpeechToText
 from workers.media_objects import publish
 from workers.speech_jobs import Synthesis, speech_engine
 from workers.transcription_jobs import stored_audio
-from workflows.jobs import Along, JobInputError, JobRun, to_new_event
+from workflows.jobs import Along, JobRun, to_new_event
 from workflows.voice import MEMORY_STREAM, load_memory, load_voice_session, session_stream, unfinished_turns
 
 DEFAULT_ANSWER_TOKENS = 200
@@ -171,15 +170,10 @@ def run_voice_turn(run: JobRun) -> dict[str, Any] | None:
         used = [observation.id for observation in observations]
         system = system_prompt_with(params.system_prompt, observations)
         budget = params.max_tokens or DEFAULT_ANSWER_TOKENS
-        room = engine.context_length - budget
-        prompt = reply_prompt(
-            system,
-            session.exchanges_before(params.turn),
-            heard.text,
-            lambda messages: engine.count_prompt_tokens(messages) <= room,
+        history = session.exchanges_before(params.turn)
+        prompt = fitted_prompt(
+            engine, chat.id, system, history, heard.text, answer_tokens=budget, param="audio"
         )
-        if prompt is None:
-            raise JobInputError(f"What was said does not fit model {chat.id}'s context.", param="audio")
         speaker = Speaker(run, params)
         request = CompletionRequest(
             messages=prompt.messages, max_tokens=budget, temperature=params.temperature

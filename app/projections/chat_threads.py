@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, delete, insert, update
 
+from app.projections.pages import listing_columns
 from app.projections.tables import chat_threads
 from domain.chat_threads import (
     CATEGORY,
@@ -40,16 +41,12 @@ class ChatThreadsProjection:
             created = ThreadCreated.model_validate(event.data)
             connection.execute(
                 insert(table).values(
-                    stream_id=event.stream_id,
                     id=created.thread_id,
                     title=created.title or DEFAULT_TITLE,
                     model=created.model,
                     message_count=0,
                     last_message=None,
-                    created_at=event.recorded_at,
-                    updated_at=event.recorded_at,
-                    created_position=event.position,
-                    last_position=event.position,
+                    **listing_columns(event),
                 )
             )
             return

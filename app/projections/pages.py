@@ -6,7 +6,20 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Select, Table
 
+from eventstore.base import RecordedEvent
 from eventstore.db import read_transaction
+
+
+def listing_columns(event: RecordedEvent) -> dict[str, Any]:
+    """What a listed row keeps of the event that creates it: its stream, its times, and the
+    positions a page is cut at (``created_position``) and a change is seen by (``last_position``)."""
+    return {
+        "stream_id": event.stream_id,
+        "created_at": event.recorded_at,
+        "updated_at": event.recorded_at,
+        "created_position": event.position,
+        "last_position": event.position,
+    }
 
 
 def newest_first(

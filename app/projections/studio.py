@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
 
+from app.projections.pages import listing_columns
 from app.projections.records import Creator, RecordProjection, Row
 from app.projections.tables import studio_folders, studio_projects, studio_renders
 from domain.jobs import JobCompleted, JobFailed, JobProgressed, JobRequested, lifecycle_event
@@ -34,16 +35,6 @@ from eventstore.base import RecordedEvent, dumps
 from eventstore.db import read_transaction
 
 
-def _kept(event: RecordedEvent) -> dict[str, Any]:
-    return {
-        "stream_id": event.stream_id,
-        "created_at": event.recorded_at,
-        "updated_at": event.recorded_at,
-        "created_position": event.position,
-        "last_position": event.position,
-    }
-
-
 class StudioFoldersProjection:
     name = "studio_folders"
 
@@ -55,7 +46,9 @@ class StudioFoldersProjection:
         if event.category == FOLDER_CATEGORY and event.type.endswith(f".{FolderCreated.verb}"):
             created = FolderCreated.model_validate(event.data)
             connection.execute(
-                insert(studio_folders).values(id=created.folder_id, name=created.name, **_kept(event))
+                insert(studio_folders).values(
+                    id=created.folder_id, name=created.name, **listing_columns(event)
+                )
             )
 
 
@@ -93,7 +86,7 @@ class StudioProjectsProjection:
                 "model": created.model,
                 "segment_count": len(created.segments),
             }
-            connection.execute(insert(table).values(**values, **_kept(event)))
+            connection.execute(insert(table).values(**values, **listing_columns(event)))
             return
         this = table.c.stream_id == event.stream_id
         if verb == ProjectDeleted.verb:
@@ -170,7 +163,7 @@ def _requested(connection: Connection, event: RecordedEvent) -> None:
         return
     segment_ids = json.dumps(list(params.segment_ids)) if params.segment_ids is not None else None
     values = {
-        **_kept(event),
+        **listing_columns(event),
         **fresh,
         "id": requested.job_id,
         "project_id": params.project_id,

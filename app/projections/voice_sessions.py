@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, delete, insert, update
 
+from app.projections.pages import listing_columns
 from app.projections.tables import voice_sessions
 from domain.voice import (
     SESSION_CATEGORY,
@@ -36,16 +37,12 @@ class VoiceSessionsProjection:
             created = VoiceSessionCreated.model_validate(event.data)
             connection.execute(
                 insert(table).values(
-                    stream_id=event.stream_id,
                     id=created.session_id,
                     title=created.title,
                     mode=created.mode,
                     ended=False,
                     turn_count=0,
-                    created_at=event.recorded_at,
-                    updated_at=event.recorded_at,
-                    created_position=event.position,
-                    last_position=event.position,
+                    **listing_columns(event),
                 )
             )
             return

@@ -14,20 +14,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import FIXTURES
 from tests.e2e.conftest import SautiServer, alive_workers, wait_for_events, wait_for_terminal, wait_until
+from tests.recordings import JFK, QUESTION, SHEILA, WEATHER
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 SESSIONS = "/v1/agent/sessions"
 SLOW = httpx.Timeout(10.0, read=300.0)
-JFK = FIXTURES / "audio" / "jfk.flac"
-SHEILA = (
-    "Sheila said the deadline for the budget report moves to next Friday, "
-    "and everyone should send her their numbers by Wednesday."
-)
-WEATHER = "Tomorrow will be sunny in Nairobi, with a light breeze from the east in the afternoon."
-QUESTION = "What did Sheila say about the deadline?"
 
 
 def _ok(response: httpx.Response, status: int = 200) -> Any:

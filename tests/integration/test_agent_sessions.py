@@ -18,7 +18,6 @@ from app.bootstrap import Container
 from app.settings import Settings
 from domain.agents import AGENT_TURN, AGENTS, AgentTurnParams
 from eventstore.base import RecordedEvent
-from tests.conftest import FIXTURES
 from tests.integration.conftest import (
     finish_after_restart,
     json_answer,
@@ -26,17 +25,11 @@ from tests.integration.conftest import (
     stop_worker_mid_job,
     wait_for_terminal,
 )
+from tests.recordings import JFK, QUESTION, SHEILA, WEATHER
 from workers.engines.registry import EngineRegistry
 from workflows.chat_threads import send_message
 
 SESSIONS = "/v1/agent/sessions"
-JFK = FIXTURES / "audio" / "jfk.flac"
-SHEILA = (
-    "Sheila said the deadline for the budget report moves to next Friday, "
-    "and everyone should send her their numbers by Wednesday."
-)
-WEATHER = "Tomorrow will be sunny in Nairobi, with a light breeze from the east in the afternoon."
-QUESTION = "What did Sheila say about the deadline?"
 WEATHER_TOOL = {
     "type": "function",
     "function": {
