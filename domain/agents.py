@@ -85,7 +85,7 @@ SERVER_TOOLS: dict[str, dict[str, Any]] = {
     SYNTHESIZE_SPEECH: _function(
         SYNTHESIZE_SPEECH,
         "Speak a text aloud: makes an audio file of it and returns its URL.",
-        {"text": {"type": "string"}, "voice": {"type": "string"}},
+        {"text": {"type": "string"}},
         ["text"],
     ),
     CURRENT_TIME: _function(CURRENT_TIME, "The current date and time (UTC).", {}, []),

@@ -167,11 +167,8 @@ def synthesize_speech(arguments: Mapping[str, Any], context: ToolContext) -> Any
     variant = runtime.current().catalog.default("tts")
     if variant is None:
         raise ToolFailed("This server has no text-to-speech model.")
-    voice = _text(arguments, "voice", required=False)
-    try:
-        synthesis = Synthesis(
-            speech_engine(variant), variant, SpeechParams(model=variant.id, input=text, voice=voice)
-        )
+    try:  # the model's own voice: a voice to choose from would only be guessed at
+        synthesis = Synthesis(speech_engine(variant), variant, SpeechParams(model=variant.id, input=text))
         synthesis.check()
         samples, rate = synthesis.speak(text)
     except JobInputError as error:
@@ -179,7 +176,7 @@ def synthesize_speech(arguments: Mapping[str, Any], context: ToolContext) -> Any
     _digest, url = publish(
         f"{context.media_prefix}/{context.call_id}.wav", encode_audio(samples, rate, "wav"), "audio/wav"
     )
-    return {"audio_url": url, "duration_secs": round(samples.size / rate, 2), "voice": voice}
+    return {"audio_url": url, "duration_secs": round(samples.size / rate, 2)}
 
 
 def current_time(arguments: Mapping[str, Any], context: ToolContext) -> Any:

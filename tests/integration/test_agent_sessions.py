@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -117,6 +118,20 @@ async def test_planning_and_a_client_tool_handed_back(
     planner = await _session(client, agent_id="plain", planning_mode="on")
     planned = await _turn(client, planner["id"], input="Plan a picnic: pick a park, then list food to bring.")
     assert planned["plan"] and [e["type"] for e in planned["events"]][1] == "plan_created"
+    # The same as SSE, event by event, ending with the whole turn.
+    body = {"input": "Plan a walk: choose a route, then pack water.", "stream": True, "temperature": 0}
+    response = await client.post(f"{SESSIONS}/{planner['id']}/turns", json=body)
+    frames = []
+    for block in (await response.get_data(as_text=True)).split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines() if not line.startswith(":"))
+        if lines:
+            frames.append((lines["event"], json.loads(lines["data"])))
+    names = [name for name, _ in frames]
+    assert names[:2] == ["turn_started", "plan_created"] and names[-2:] == [
+        "assistant_message",
+        "turn_completed",
+    ]
+    assert frames[-1][1]["assistant_text"] == frames[-2][1]["text"] and frames[-1][1]["plan"]
 
     session = await _session(client, agent_id="plain")
     asked = await _turn(
@@ -136,6 +151,25 @@ async def test_planning_and_a_client_tool_handed_back(
     )
     assert answered["status"] == "completed" and answered["assistant_text"], answered
     assert "rain" in answered["assistant_text"].lower(), answered["assistant_text"]
+
+
+@pytest.mark.usefixtures("runtime")
+async def test_the_agent_speaks_through_its_speech_tool(
+    client: Client, worker: Callable[[], dramatiq.Worker]
+) -> None:
+    worker()
+    session = await _session(client)
+    turn = await _turn(
+        client,
+        session["id"],
+        input="Say 'good morning' out loud with synthesize_speech.",
+        tools=["synthesize_speech"],
+    )
+    call = next(c for c in turn["tool_calls"] if c["name"] == "synthesize_speech")
+    assert call["runs_on"] == "server" and call["error"] is None, call
+    audio = await client.get(call["result"]["audio_url"])
+    assert audio.status_code == 200 and (await audio.get_data())[:4] == b"RIFF"
+    assert call["result"]["duration_secs"] > 0.3
 
 
 @pytest.mark.usefixtures("runtime")

@@ -5,6 +5,7 @@ forgotten, exports, and bad input refused."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import wave
@@ -18,7 +19,7 @@ from quart.typing import TestClientProtocol as Client
 
 from app.bootstrap import Container
 from app.settings import Settings
-from tests.integration.conftest import json_answer
+from tests.integration.conftest import json_answer, wait_for_events
 from tests.wer import character_error_rate, word_error_rate
 
 pytestmark = pytest.mark.usefixtures("runtime")
@@ -111,6 +112,8 @@ async def test_a_remembered_fact_reaches_later_turns_until_it_is_forgotten(clien
     remembered = (await json_answer(await client.get(f"{VOICE}/observations"), 200))["data"]
     assert any("Ana" in o["text"] for o in remembered), remembered
     ana = next(o for o in remembered if "Ana" in o["text"])
+    newest = await json_answer(await client.get(f"{VOICE}/observations", query_string={"limit": 1}), 200)
+    assert newest["data"] == remembered[:1] and newest["total"] == len(remembered)
 
     asked = await _turn(client, session["id"], text="What is my name?")
     assert ana["id"] in asked["observations_used"]
@@ -164,3 +167,44 @@ async def test_bad_input_is_refused_naming_the_field(client: Client, container: 
     await json_answer(await client.post(f"{SESSIONS}/{session['id']}/turns", json={"text": "hi"}), 409)
     await json_answer(await client.delete(f"{SESSIONS}/{session['id']}"), 200)
     await json_answer(await client.get(f"{SESSIONS}/{session['id']}"), 404)
+
+
+async def test_a_cancelled_turn_stops_between_sentences(client: Client, container: Container) -> None:
+    session = await json_answer(await client.post(SESSIONS, json={}), 201)
+    body = {
+        "text": "Count from one to fifty in words, one number per sentence, like this: One. Two. Three.",
+        "max_tokens": 400,
+        "temperature": 0,
+    }
+    asking = asyncio.ensure_future(client.post(f"{SESSIONS}/{session['id']}/turns", json=body))
+
+    def first_turn() -> str | None:
+        turns = container.store.read_stream(f"voicesession-{session['id']}")
+        requested = [e.data["job_id"] for e in turns if e.type == "voicesession.turn_requested"]
+        return f"voiceturn-{requested[0]}" if requested else None
+
+    stream = None
+    while stream is None:
+        await asyncio.sleep(0.05)
+        stream = first_turn()
+    await asyncio.to_thread(
+        wait_for_events,
+        container,
+        stream,
+        lambda events: any(e.type == "voiceturn.chunk_synthesized" for e in events),
+        120,
+    )
+    container.jobs.request_cancel(stream, "the user spoke over the answer")
+    answer = await asyncio.wait_for(asyncio.shield(asking), 60)
+    assert answer.status_code == 409
+    events = container.store.read_stream(stream)
+    types = [e.type for e in events]
+    assert types[-1] == "voiceturn.cancelled", types
+    spoken = [e for e in events if e.type == "voiceturn.chunk_synthesized"]
+    cancel_at = types.index("voiceturn.cancel_requested")
+    assert spoken and len(spoken) < 40
+    assert (
+        sum(1 for t in types[cancel_at:] if t == "voiceturn.chunk_synthesized") <= 1
+    )  # the sentence in hand
+    shown = await json_answer(await client.get(f"{SESSIONS}/{session['id']}"), 200)
+    assert shown["turns"][0]["status"] == "interrupted"
