@@ -263,8 +263,7 @@ TURN_EVENTS = {
 
 
 def turn_event(verb: str, data: Mapping[str, Any]) -> dict[str, Any] | None:
-    """One of a turn's ordered events as a client sees it (None for the job's bookkeeping). A
-    redelivered turn starts again: only its first start is shown."""
+    """One of a turn's ordered events as a client sees it (None for the job's bookkeeping)."""
     name = TURN_EVENTS.get(verb)
     if name is None:
         return None
@@ -274,6 +273,22 @@ def turn_event(verb: str, data: Mapping[str, Any]) -> dict[str, Any] | None:
     if verb == ToolCallCompleted.verb:
         shown["result"] = data.get("result")
     return {"type": name, **shown}
+
+
+class TurnEvents:
+    """A turn's events as a client sees them, in order, fed one at a time (a list, or an SSE
+    stream): a redelivered turn starts again, and only its first start is shown."""
+
+    def __init__(self) -> None:
+        self.started = False
+
+    def shown(self, verb: str, data: Mapping[str, Any]) -> dict[str, Any] | None:
+        item = turn_event(verb, data)
+        if item is not None and item["type"] == TURN_EVENTS["started"]:
+            if self.started:
+                return None
+            self.started = True
+        return item
 
 
 def plan_schema(mode: PlanningMode) -> dict[str, Any]:

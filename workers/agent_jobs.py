@@ -16,7 +16,6 @@ its worker died replays what it recorded (no finished tool runs again) and goes 
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any
 
 from domain.agents import (
@@ -47,8 +46,6 @@ from workers.thread_jobs import earlier_turns_pending
 from workflows.chat_threads import load_thread, thread_stream
 from workflows.jobs import JobInputError, JobRun, load_job, to_new_event
 
-log = logging.getLogger(__name__)
-
 ANSWER_TOKENS = 400
 DECISION_TOKENS = 200
 PLAN_TOKENS = 200
@@ -71,6 +68,7 @@ class Turn:
         self.server_tools = [SERVER_TOOLS[name] for name in names]
         self.client_tools = list(params.client_tools)
         self.tokens = {"prompt": 0, "completion": 0}
+        self.turns_used = self.turns_left_out = 0
 
     # -- sampling -------------------------------------------------------------------------
 

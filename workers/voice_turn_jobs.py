@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from domain.errors import NotFound
 from domain.events import deterministic_event_id, new_id
 from domain.generation import CHAT
 from domain.sentences import split_sentences
@@ -47,7 +48,7 @@ from workers.engines.base import ChatModel, CompletionRequest, SpeechToText
 from workers.media_objects import publish
 from workers.speech_jobs import Synthesis, speech_engine
 from workers.transcription_jobs import stored_audio
-from workflows.jobs import Along, JobRun, to_new_event
+from workflows.jobs import Along, JobInputError, JobRun, to_new_event
 from workflows.voice import MEMORY_STREAM, load_memory, load_voice_session, session_stream, unfinished_turns
 
 DEFAULT_ANSWER_TOKENS = 200
@@ -58,7 +59,7 @@ def earlier_voice_turns_pending(run: JobRun) -> str | None:
     params = VoiceTurnParams.model_validate(run.params)
     try:
         session = load_voice_session(run.store, params.session_id)
-    except Exception:
+    except NotFound:
         return None  # the job itself finds the session gone
     waiting = unfinished_turns(run.store, session, params.turn)
     return waiting[0] if waiting else None
@@ -158,7 +159,10 @@ def run_voice_turn(run: JobRun) -> dict[str, Any] | None:
     params = job_params(VOICE_TURN, run)
     if stopped_mid_answer(run, "spoken answer"):
         return None
-    session = load_voice_session(run.store, params.session_id)
+    try:
+        session = load_voice_session(run.store, params.session_id)
+    except NotFound as error:
+        raise JobInputError(f"{error} It was deleted while its turn waited.", param="session_id") from error
     heard = _heard(run, params)
     run.checkpoint()
     chat = job_model(CHAT, params.chat_model, param="chat_model")

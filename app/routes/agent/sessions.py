@@ -29,7 +29,7 @@ from domain.agents import (
     AgentTurnParams,
     Session,
     ToolResult,
-    turn_event,
+    TurnEvents,
 )
 from domain.capabilities import Capability
 from domain.chat_threads import MAX_CONTENT_CHARS, Thread
@@ -186,25 +186,20 @@ def _turn_answer(result: Mapping[str, Any], events: list[RecordedEvent], job_id:
 
 
 def _shown_events(events: list[RecordedEvent]) -> list[dict[str, Any]]:
-    shown: list[dict[str, Any]] = []
-    for event in events:
-        item = turn_event(event.type.partition(".")[2], event.data)
-        if item is None or (
-            item["type"] == "turn_started" and any(s["type"] == "turn_started" for s in shown)
-        ):
-            continue
-        shown.append(item)
-    return shown
+    names = TurnEvents()
+    shown = (names.shown(event.type.partition(".")[2], event.data) for event in events)
+    return [item for item in shown if item is not None]
 
 
 async def _turn_frames(follower: JobFollower, stream: str, job_id: str) -> AsyncIterator[bytes]:
     seen: list[RecordedEvent] = []
+    names = TurnEvents()
     ended = False
     try:
         async with contextlib.aclosing(follower.events(stream, cancel_on_disconnect=False)) as events:
             async for event in events:
                 seen.append(event)
-                item = turn_event(event.type.partition(".")[2], event.data)
+                item = names.shown(event.type.partition(".")[2], event.data)
                 end = job_end(event)
                 if end is not None:
                     ended = True
@@ -213,17 +208,13 @@ async def _turn_frames(follower: JobFollower, stream: str, job_id: str) -> Async
                         yield sse_frame({"error": error.message, "status": error.status}, event="error")
                         continue
                     yield sse_frame(_turn_answer(end.result, seen, job_id), event="turn_completed")
-                elif item is not None and not (item["type"] == "turn_started" and _started_before(seen)):
+                elif item is not None:
                     yield sse_frame(item, event=item["type"])
         if not ended:
             error = shutting_down()
             yield sse_frame({"error": error.message, "status": error.status}, event="error")
     except ApiError as error:
         yield sse_frame({"error": error.message, "status": error.status}, event="error")
-
-
-def _started_before(seen: list[RecordedEvent]) -> bool:
-    return sum(event.type == f"{AGENT_TURN.category}.started" for event in seen) > 1
 
 
 @blueprint.post(f"{SESSION}/turns")

@@ -313,6 +313,9 @@ def _message_content(engine: Engine, fields: Mapping[str, Any], model: Any) -> t
             attachments.append(_attachment(engine, index, part))
         else:
             check_parts([part], model, param, param)  # refuses what the model cannot read
+            raise FieldError(
+                f"`{param}`: a chat thread keeps text and audio parts only, not {part['type']!r}.", param
+            )
     if len(attachments) > MAX_ATTACHMENTS:
         raise FieldError(f"A message holds at most {MAX_ATTACHMENTS} audio attachments.", "content_parts")
     text = "\n\n".join(t for t in texts if t.strip())
