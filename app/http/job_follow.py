@@ -20,6 +20,7 @@ from quart import current_app
 
 from app.bootstrap import Container, request_metadata
 from app.http.errors import ApiError
+from app.http.sse import sse_frame
 from domain.errors import InvalidTransition, NotFound
 from domain.jobs import JobCancelled, is_completed_type, is_terminal_type
 from domain.kinds import JobKind
@@ -44,6 +45,12 @@ class JobTimeout(ApiError):
 def shutting_down(then: str = "retry the request") -> ApiError:
     """The answer for a job whose stream stopped before its end: the server is shutting down."""
     return ApiError(503, f"The server is shutting down; {then}.")
+
+
+def error_event(error: ApiError) -> bytes:
+    """The SSE ``error`` event a conversation stream (a thread message, an agent or voice turn)
+    sends instead of its end: the message, the status a plain answer would have had, the field."""
+    return sse_frame({"error": error.message, "status": error.status, "param": error.param}, event="error")
 
 
 @dataclass(frozen=True)

@@ -150,6 +150,14 @@ async def test_the_oldest_turns_are_left_out_when_the_history_outgrows_the_conte
     assert error["param"] == "content" and QWEN in error["message"]
     shown = await json_answer(await client.get(f"{THREADS}/{thread['id']}"), 200)
     assert shown["messages"][-1]["reply"]["status"] == "failed"
+    # Streamed, the same refusal ends the stream as its `error` event.
+    streamed = await client.post(
+        f"{THREADS}/{thread['id']}/messages", json={"content": long * 3, "max_tokens": 3500, "stream": True}
+    )
+    blocks = [b for b in (await streamed.get_data(as_text=True)).split("\n\n") if b.startswith("event: ")]
+    assert [b.splitlines()[0] for b in blocks] == ["event: start", "event: error"]
+    error = json.loads(blocks[-1].splitlines()[1].removeprefix("data: "))
+    assert (error["status"], error["param"]) == (400, "content") and QWEN in error["error"]
 
 
 async def test_an_audio_attachment_is_read_as_its_transcript(client: Client) -> None:

@@ -13,7 +13,7 @@ from quart import Blueprint, current_app, jsonify
 
 from app.bootstrap import Container, request_metadata
 from app.http.errors import ApiError
-from app.http.job_follow import JobFollower, job_end, shutting_down
+from app.http.job_follow import JobFollower, error_event, job_end, shutting_down
 from app.http.model_choice import resolve_model
 from app.http.request_body import receive_body, request_body
 from app.http.sse import sse_frame, sse_response
@@ -204,17 +204,15 @@ async def _turn_frames(follower: JobFollower, stream: str, job_id: str) -> Async
                 if end is not None:
                     ended = True
                     if not end.completed:
-                        error = end.error()
-                        yield sse_frame({"error": error.message, "status": error.status}, event="error")
+                        yield error_event(end.error())
                         continue
                     yield sse_frame(_turn_answer(end.result, seen, job_id), event="turn_completed")
                 elif item is not None:
                     yield sse_frame(item, event=item["type"])
         if not ended:
-            error = shutting_down()
-            yield sse_frame({"error": error.message, "status": error.status}, event="error")
+            yield error_event(shutting_down())
     except ApiError as error:
-        yield sse_frame({"error": error.message, "status": error.status}, event="error")
+        yield error_event(error)
 
 
 @blueprint.post(f"{SESSION}/turns")

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select
 
 from app.bootstrap import Container, request_metadata
 from app.http.errors import ApiError
-from app.http.job_follow import JobFollower, job_end, shutting_down
+from app.http.job_follow import JobFollower, error_event, job_end, shutting_down
 from app.http.model_choice import resolve_model
 from app.http.pagination import newest_first_page
 from app.http.request_body import receive_body, request_body
@@ -326,10 +326,6 @@ def _message_content(engine: Engine, fields: Mapping[str, Any], model: Any) -> t
     return text, attachments
 
 
-def _sse_error(error: ApiError) -> bytes:
-    return sse_frame({"error": error.message, "status": error.status, "param": error.param}, event="error")
-
-
 async def _reply_frames(
     store: EventStore, follower: JobFollower, reply_stream: str, thread: Thread, model: str
 ) -> AsyncIterator[bytes]:
@@ -346,16 +342,16 @@ async def _reply_frames(
                 elif (end := job_end(event)) is not None:
                     ended = True
                     if not end.completed:
-                        yield _sse_error(end.error())
+                        yield error_event(end.error())
                         continue
                     answered = await asyncio.to_thread(existing_thread, store, thread.id)
                     message = _assistant_message(thread.id, answered.turn(turn.number))
                     done = {"thread_id": thread.id, "message": message, "stats": message["stats"]}
                     yield sse_frame(done, event="done")
         if not ended:
-            yield _sse_error(shutting_down())
+            yield error_event(shutting_down())
     except ApiError as error:
-        yield _sse_error(error)
+        yield error_event(error)
 
 
 @blueprint.post(f"{THREAD}/messages")

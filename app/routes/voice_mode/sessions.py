@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from app.bootstrap import Container, request_metadata
 from app.http.errors import ApiError
-from app.http.job_follow import JobFollower, job_end, shutting_down
+from app.http.job_follow import JobFollower, error_event, job_end, shutting_down
 from app.http.model_choice import resolve_model
 from app.http.pagination import newest_first_page
 from app.http.request_body import receive_body, request_body
@@ -311,17 +311,15 @@ async def _turn_frames(
                 elif (end := job_end(event)) is not None:
                     ended = True
                     if not end.completed:
-                        error = end.error()
-                        yield sse_frame({"error": error.message, "status": error.status}, event="error")
+                        yield error_event(end.error())
                         continue
                     session = await asyncio.to_thread(load_voice_session, store, session_id)
                     shown = _turn_json(store, session, session.turns[number - 1])
                     yield sse_frame(shown, event="turn_done")
         if not ended:
-            error = shutting_down()
-            yield sse_frame({"error": error.message, "status": error.status}, event="error")
+            yield error_event(shutting_down())
     except ApiError as error:
-        yield sse_frame({"error": error.message, "status": error.status}, event="error")
+        yield error_event(error)
 
 
 @blueprint.post(f"{SESSION}/turns")
