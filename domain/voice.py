@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from domain.events import DomainEvent
+from domain.events import DomainEvent, stream_id
 from domain.kinds import JobKind, declare
 
 PROFILE_CATEGORY = "voiceprofile"
@@ -228,6 +228,10 @@ class VoiceTurn:
     requested_at: float
     recorded: VoiceTurnRecorded | None = None
     recorded_at: float | None = None
+
+    @property
+    def job_stream(self) -> str:
+        return stream_id(TURN_CATEGORY, self.job_id)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from domain.errors import InvalidTransition, NotFound
 from domain.events import DomainEvent, new_id, stream_id
 from domain.kinds import JobKind
 from eventstore.base import ConcurrencyError, EventStore, RecordedEvent
-from workflows.jobs import MAX_CONFLICT_RETRIES, JobService, load_job, to_new_event
+from workflows.jobs import MAX_CONFLICT_RETRIES, JobService, to_new_event, unended
 
 AUDIO_TITLE = "Audio message"
 """An untitled thread's title when its first message is audio alone."""
@@ -144,13 +144,7 @@ def _evolved(thread: Thread, events: Sequence[DomainEvent], at: float) -> Thread
 def unfinished_replies(store: EventStore, thread: Thread, before: int | None = None) -> list[str]:
     """The reply job streams of the thread's turns (before turn ``before``) that have not ended."""
     turns = thread.turns if before is None else thread.turns[: before - 1]
-    waiting = []
-    for turn in turns:
-        if turn.reply is None:
-            state, _version = load_job(store, turn.reply_stream)
-            if state.exists and not state.is_terminal:
-                waiting.append(turn.reply_stream)
-    return waiting
+    return unended(store, (turn.reply_stream for turn in turns if turn.reply is None))
 
 
 def delete_thread(

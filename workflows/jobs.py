@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from pydantic import BaseModel
@@ -100,6 +100,17 @@ def load_job(store: EventStore, stream_id: str) -> tuple[JobState, int]:
         state = _evolve_recorded(state, recorded)
         version = recorded.version
     return state, version
+
+
+def unended(store: EventStore, stream_ids: Iterable[str]) -> list[str]:
+    """The job streams among ``stream_ids`` whose job exists and has not ended, in order: what a
+    job that must come after them waits for."""
+    waiting = []
+    for stream_id in stream_ids:
+        state, _version = load_job(store, stream_id)
+        if state.exists and not state.is_terminal:
+            waiting.append(stream_id)
+    return waiting
 
 
 def _evolve_recorded(state: JobState, recorded: RecordedEvent) -> JobState:

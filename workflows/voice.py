@@ -25,7 +25,7 @@ from domain.voice import (
     fold_session,
 )
 from eventstore.base import ANY, ConcurrencyError, EventStore
-from workflows.jobs import MAX_CONFLICT_RETRIES, JobService, load_job, to_new_event
+from workflows.jobs import MAX_CONFLICT_RETRIES, JobService, to_new_event, unended
 
 PROFILE_STREAM = stream_id(PROFILE_CATEGORY, DEFAULT_PROFILE_ID)
 MEMORY_STREAM = stream_id(MEMORY_CATEGORY, DEFAULT_PROFILE_ID)
@@ -123,11 +123,4 @@ def request_turn(
 
 def unfinished_turns(store: EventStore, session: VoiceSession, before: int) -> list[str]:
     """The job streams of the session's turns before ``before`` that have not ended."""
-    waiting = []
-    for turn in session.turns[: before - 1]:
-        if turn.recorded is None:
-            job_stream = VOICE_TURN.stream_id(turn.job_id)
-            state, _version = load_job(store, job_stream)
-            if state.exists and not state.is_terminal:
-                waiting.append(job_stream)
-    return waiting
+    return unended(store, (turn.job_stream for turn in session.turns[: before - 1] if turn.recorded is None))

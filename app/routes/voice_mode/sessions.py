@@ -37,7 +37,6 @@ from domain.voice import (
     SESSION_CATEGORY,
     SESSION_OBJECT,
     TURN_OBJECT,
-    VOICE_TURN,
     ChunkSynthesized,
     UserTranscribed,
     VoiceSession,
@@ -92,7 +91,7 @@ def _turn_json(store: EventStore, session: VoiceSession, turn: VoiceTurn) -> dic
             "observations_added": list(recorded.observations_added),
             "error": None,
         }
-    state, _version = load_job(store, VOICE_TURN.stream_id(turn.job_id))
+    state, _version = load_job(store, turn.job_stream)
     status = {"cancelled": "interrupted", "failed": "error"}.get(str(state.status), str(state.status))
     return {
         **shown,
@@ -246,7 +245,7 @@ async def delete_session(session_id: str) -> Any:
             delete_stream(
                 container.store,
                 container.media,
-                VOICE_TURN.stream_id(turn.job_id),
+                turn.job_stream,
                 RecordDeleted(),
                 metadata=request_metadata(),
                 jobs=container.jobs,
